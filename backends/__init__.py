@@ -1,0 +1,1 @@
+"""mlc.backends (to be written)"""

@@ -1,0 +1,44 @@
+"""mlc: import ONNX models into a graph IR, optimise them, and lower them to CPUs, GPUs and MCUs."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+from mlc.errors import MlcError  # noqa: F401
+from mlc.ir import DType, Graph, GraphBuilder, TensorType, verify  # noqa: F401
+
+__version__ = "0.1.0"
+
+Shapes = Mapping[str, Sequence[int]]
+
+
+def load(path: str | os.PathLike, shapes: Shapes | None = None) -> Graph:
+    """Load an ``.onnx`` model (imported safely, symbolic dims specialised from ``shapes``) or an
+    ``.mlc`` textual IR file (its sidecar ``.npz`` holds the large constants)."""
+    path = os.fspath(path)
+    if path.endswith(".mlc"):
+        from mlc.text import load_text
+
+        graph = load_text(path)
+        if shapes:
+            from mlc.frontend.specialize import check_shapes_match
+
+            check_shapes_match(graph, shapes)
+        return graph
+    from mlc.frontend import load_onnx
+
+    return load_onnx(path, shapes=shapes)
+
+
+def save(graph: Graph, path: str | os.PathLike) -> None:
+    """Write ``graph`` as textual IR (``.mlc`` plus sidecar ``.npz``) or as ONNX (``.onnx``)."""
+    path = os.fspath(path)
+    if path.endswith(".onnx"):
+        from mlc.frontend import export_onnx
+
+        export_onnx(graph, path)
+    else:
+        from mlc.text import save_text
+
+        save_text(graph, path)

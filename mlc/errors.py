@@ -1,0 +1,43 @@
+"""User-facing errors.
+
+Every mistake a user can make (bad model file, unsupported op, unresolved dim, missing toolchain)
+raises an :class:`MlcError`. The CLI prints ``error: <message>`` plus the hint on one line and exits
+non-zero; anything else escaping is a bug in mlc and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class MlcError(Exception):
+    """An error caused by the user's input or environment, reported without a traceback."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        text = " ".join(self.message.split())
+        if self.hint:
+            text += f" ({' '.join(self.hint.split())})"
+        return text
+
+
+class ModelLoadError(MlcError):
+    """The model file is unreadable, malformed or unsafe."""
+
+
+class UnsupportedOpError(MlcError):
+    """The model uses ops mlc cannot import; the message lists all of them with counts."""
+
+
+class ShapeError(MlcError):
+    """Shapes do not agree, or a symbolic dim is unresolved."""
+
+
+class VerifyError(MlcError):
+    """The graph breaks an IR invariant; the message shows the offending node in IR text."""
+
+
+class ParseError(MlcError):
+    """The textual IR could not be parsed; the message has line, column and what was expected."""

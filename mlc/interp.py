@@ -1,0 +1,91 @@
+"""The reference interpreter: runs a graph with the registry's numpy kernels.
+
+It walks nodes in order with an environment of live arrays and drops each value after its last
+use, so peak memory follows the graph's liveness (as a real runtime's would). Fused nodes run
+their body sub-graph. Errors name the failing node in IR text.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from mlc.errors import MlcError
+from mlc.ir.graph import Graph, Node, Value
+from mlc.ops import get_op
+
+
+class InterpreterError(MlcError):
+    """A kernel failed or produced a result that disagrees with the node's declared type."""
+
+
+def _last_uses(graph: Graph) -> dict[int, list[Value]]:
+    """Map node position -> values whose last reader is that node (graph outputs never die)."""
+    last: dict[int, int] = {}
+    value_of: dict[int, Value] = {}
+    for position, node in enumerate(graph.nodes):
+        for v in node.inputs:
+            if v is not None and not v.is_const:
+                last[id(v)] = position
+                value_of[id(v)] = v
+    keep = {id(v) for v in graph.outputs}
+    dying: dict[int, list[Value]] = {}
+    for vid, position in last.items():
+        if vid not in keep:
+            dying.setdefault(position, []).append(value_of[vid])
+    return dying
+
+
+def _check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+    env: dict[int, np.ndarray] = {}
+    missing = [v.name for v in graph.inputs if v.name not in feeds]
+    if missing:
+        raise InterpreterError(f"missing input(s): {', '.join(missing)}",
+                               hint="pass every graph input, e.g. --input name=file.npy")
+    for value in graph.inputs:
+        array = np.asarray(feeds[value.name])
+        if tuple(array.shape) != tuple(value.shape):
+            raise InterpreterError(f"input {value.name} has shape {list(array.shape)}, "
+                                   f"the graph expects {list(value.shape)}")
+        env[id(value)] = np.ascontiguousarray(array, dtype=value.dtype.numpy)
+    return env
+
+
+def _run_node(node: Node, args: list[np.ndarray | None]) -> list[np.ndarray]:
+    if node.body is not None:
+        return run(node.body, {v.name: a for v, a in zip(node.body.inputs, args)}, as_list=True)
+    try:
+        results = get_op(node.op).compute(args, node.attrs)
+    except MlcError:
+        raise
+    except Exception as exc:
+        from mlc.text import print_node
+
+        raise InterpreterError(f"{node.op} failed: {exc}\n  {print_node(node)}") from exc
+    checked = []
+    for value, result in zip(node.outputs, results):
+        result = np.asarray(result)
+        if result.shape != tuple(value.shape):
+            from mlc.text import print_node
+
+            raise InterpreterError(f"{node.op} kernel returned shape {list(result.shape)} "
+                                   f"for %{value.name}: {value.type}\n  {print_node(node)}")
+        checked.append(result.astype(value.dtype.numpy, copy=False))
+    return checked
+
+
+def run(graph: Graph, feeds: Mapping[str, np.ndarray], *, as_list: bool = False):
+    """Run ``graph`` on ``feeds`` (input name -> array); returns {output name: array} in order."""
+    env = _check_feeds(graph, feeds)
+    dying = _last_uses(graph)
+    for position, node in enumerate(graph.nodes):
+        args = [None if v is None else (v.const if v.is_const else env[id(v)]) for v in node.inputs]
+        for value, result in zip(node.outputs, _run_node(node, args)):
+            env[id(value)] = result
+        for value in dying.get(position, ()):
+            env.pop(id(value), None)
+    results = [v.const if v.is_const else env[id(v)] for v in graph.outputs]
+    if as_list:
+        return results
+    return {v.name: r for v, r in zip(graph.outputs, results)}

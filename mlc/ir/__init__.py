@@ -1,0 +1,7 @@
+"""The graph IR: Graph, Node, Value, TensorType, dtypes, a builder and a verifier."""
+
+from .builder import GraphBuilder  # noqa: F401
+from .dtypes import DType  # noqa: F401
+from .graph import Graph, Node, Use, Value  # noqa: F401
+from .types import TensorType  # noqa: F401
+from .verify import verify  # noqa: F401

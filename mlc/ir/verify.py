@@ -1,0 +1,106 @@
+"""The verifier: SSA, topological order, registry-consistent types, no dangling uses.
+
+Errors show the offending node in IR text so the reader sees exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+from mlc.errors import MlcError, VerifyError
+
+from .graph import Graph, Node, Value
+
+
+def _node_text(node: Node) -> str:
+    try:
+        from mlc.text import print_node
+
+        return print_node(node)
+    except Exception:  # the printer itself may choke on a broken node; fall back to repr
+        return repr(node)
+
+
+def _fail(graph: Graph, node: Node | None, message: str) -> VerifyError:
+    where = f" in graph @{graph.name}"
+    if node is not None:
+        return VerifyError(f"{message}{where}:\n  {_node_text(node)}")
+    return VerifyError(message + where)
+
+
+def verify(graph: Graph) -> None:
+    """Raise VerifyError on the first broken invariant."""
+    defined: set[int] = set()
+    names: dict[str, Value] = {}
+
+    def define(value: Value, node: Node | None) -> None:
+        if value.name in names and names[value.name] is not value:
+            raise _fail(graph, node, f"value name %{value.name} is defined twice (SSA)")
+        if id(value) in defined:
+            raise _fail(graph, node, f"value %{value.name} is defined twice (SSA)")
+        if value.graph is not graph:
+            raise _fail(graph, node, f"value %{value.name} belongs to another graph")
+        names[value.name] = value
+        defined.add(id(value))
+
+    for value in graph.inputs:
+        if value.producer is not None or value.is_const:
+            raise _fail(graph, None, f"graph input %{value.name} has a producer or a constant")
+        define(value, None)
+    for name, value in graph.constants.items():
+        if value.const is None or value.name != name:
+            raise _fail(graph, None, f"constant @{name} is not registered under its own name")
+        define(value, None)
+
+    node_ids = {id(n) for n in graph.nodes}
+    for node in graph.nodes:
+        if node.graph is not graph:
+            raise _fail(graph, node, "node is not attached to this graph")
+        for index, value in enumerate(node.inputs):
+            if value is None:
+                continue
+            if id(value) not in defined:
+                where = "later" if value.producer is not None and id(value.producer) in node_ids \
+                    else "nowhere in this graph"
+                raise _fail(graph, node, f"input %{value.name} is used before it is defined "
+                                         f"(defined {where}; nodes must be in topological order)")
+            if (node, index) not in [(u.node, u.index) for u in value.uses]:
+                raise _fail(graph, node, f"use of %{value.name} is missing from its use-list")
+        for out in node.outputs:
+            if out.producer is not node:
+                raise _fail(graph, node, f"output %{out.name} names another producer")
+            define(out, node)
+        _check_types(graph, node)
+        if node.body is not None:
+            _check_body(graph, node)
+
+    for value in list(names.values()):
+        for use in value.uses:
+            if id(use.node) not in node_ids or use.node.inputs[use.index] is not value:
+                raise _fail(graph, use.node, f"%{value.name} lists a use by a node that does not read it")
+    for value in graph.outputs:
+        if id(value) not in defined:
+            raise _fail(graph, None, f"graph output %{value.name} is not defined in the graph")
+
+
+def _check_types(graph: Graph, node: Node) -> None:
+    try:
+        opdef = node.opdef
+        attrs = opdef.normalize_attrs(node.attrs)
+        expected = opdef.infer_types([None if v is None else v.type for v in node.inputs], attrs,
+                                     body=node.body)
+    except MlcError as err:
+        raise _fail(graph, node, err.one_line()) from None
+    actual = [o.type for o in node.outputs]
+    if expected != actual:
+        raise _fail(graph, node, "output types " + ", ".join(map(str, actual))
+                    + " disagree with the registry's " + ", ".join(map(str, expected)))
+
+
+def _check_body(graph: Graph, node: Node) -> None:
+    body = node.body
+    assert body is not None
+    outer = [v.type for v in node.inputs if v is not None]
+    inner = [v.type for v in body.inputs]
+    if outer != inner:
+        raise _fail(graph, node, "fused body inputs " + ", ".join(map(str, inner))
+                    + " do not match the node's inputs " + ", ".join(map(str, outer)))
+    verify(body)

@@ -1,0 +1,1 @@
+"""mlc.passes (to be written)"""

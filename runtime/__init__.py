@@ -1,0 +1,1 @@
+"""mlc.runtime (to be written)"""
