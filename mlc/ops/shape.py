@@ -1,1 +1,385 @@
-"""(to be written)"""
+"""Layout and indexing ops: reshape, transpose, concat, split, slice, gather, expand, tile, pad,
+resize.
+
+Their attributes are already resolved by the frontend (no -1 in shapes, slice bounds clamped,
+Resize scales turned into an output size), so inference is plain arithmetic and every bad
+combination is caught here with a message naming the op and the numbers that disagree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mlc.ir.types import TensorType
+
+from .common import normalize_axis
+from .registry import Attr, FusionKind, OpError, register
+
+
+def static_dims(t: TensorType, op: str, what: str, start: int = 0) -> tuple[int, ...]:
+    """The dims of ``t`` from ``start`` on, which must be static ints (symbolic ones raise)."""
+    dims = t.shape[start:]
+    symbolic = [d for d in dims if isinstance(d, str)]
+    if symbolic:
+        raise OpError(f"{op}: {what} {t} has symbolic dims {', '.join(symbolic)}",
+                      hint="specialise them, e.g. --shape name=1,3,224,224")
+    return dims  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# reshape, transpose
+
+
+def _reshape_infer(x: TensorType, *, shape) -> TensorType:
+    if any(d < 0 for d in shape):
+        raise OpError(f"reshape: target shape {list(shape)} has negative dims",
+                      hint="the frontend resolves -1 and 0 to explicit sizes")
+    numel = math.prod(static_dims(x, "reshape", "input x"))
+    if math.prod(shape) != numel:
+        raise OpError(f"reshape: cannot reshape {x} ({numel} elements) to {list(shape)} "
+                      f"({math.prod(shape)} elements)")
+    return TensorType(shape, x.dtype)
+
+
+@register("reshape", inputs=["x"], attrs={"shape": Attr("ints")}, fusion=FusionKind.INJECTIVE,
+          infer=_reshape_infer, onnx=["Reshape", "Flatten", "Squeeze", "Unsqueeze"])
+def reshape(x, *, shape):
+    """Same elements in row-major order, new shape."""
+    return np.reshape(x, shape)
+
+
+def _transpose_infer(x: TensorType, *, perm) -> TensorType:
+    if sorted(perm) != list(range(x.rank)):
+        raise OpError(f"transpose: perm {list(perm)} is not a permutation of 0..{x.rank - 1} "
+                      f"for {x}")
+    return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
+
+
+@register("transpose", inputs=["x"], attrs={"perm": Attr("ints")}, fusion=FusionKind.INJECTIVE,
+          infer=_transpose_infer, onnx=["Transpose"])
+def transpose(x, *, perm):
+    """Output axis i is input axis perm[i] — ONNX Transpose."""
+    return np.ascontiguousarray(np.transpose(x, perm))
+
+
+# ---------------------------------------------------------------------------------------------
+# concat, split
+
+
+def _concat_infer(*inputs: TensorType, axis) -> TensorType:
+    if not inputs:
+        raise OpError("concat: needs at least one input")
+    first = inputs[0]
+    axis = normalize_axis(axis, first.rank, "concat")
+    total = 0
+    for t in inputs:
+        if t.rank != first.rank or t.dtype != first.dtype:
+            raise OpError(f"concat: inputs must share rank and dtype, got {first} and {t}")
+        others = [d for i, d in enumerate(t.shape) if i != axis]
+        if others != [d for i, d in enumerate(first.shape) if i != axis]:
+            raise OpError(f"concat: shapes {first} and {t} differ outside axis {axis}")
+        total += static_dims(t, "concat", "input")[axis]
+    return first.with_shape(first.shape[:axis] + (total,) + first.shape[axis + 1:])
+
+
+@register("concat", inputs=["inputs*"], attrs={"axis": Attr("int")}, fusion=FusionKind.INJECTIVE,
+          infer=_concat_infer, onnx=["Concat"])
+def concat(*inputs, axis):
+    """Join along ``axis`` — ONNX Concat."""
+    return np.concatenate(inputs, axis=axis)
+
+
+def _split_infer(x: TensorType, *, axis, sizes) -> list[TensorType]:
+    axis = normalize_axis(axis, x.rank, "split")
+    dim = static_dims(x, "split", "input x")[axis]
+    if not sizes or any(s < 0 for s in sizes) or sum(sizes) != dim:
+        raise OpError(f"split: sizes {list(sizes)} must be non-negative and sum to dim {axis} "
+                      f"of {x} ({dim})")
+    return [x.with_shape(x.shape[:axis] + (s,) + x.shape[axis + 1:]) for s in sizes]
+
+
+@register("split", inputs=["x"], outputs=["outputs*"], variadic_outputs=True,
+          attrs={"axis": Attr("int"), "sizes": Attr("ints")}, fusion=FusionKind.INJECTIVE,
+          infer=_split_infer, onnx=["Split"])
+def split(x, *, axis, sizes):
+    """One output per entry of ``sizes``, consecutive pieces along ``axis`` — ONNX Split."""
+    bounds = np.cumsum(sizes)[:-1]
+    return tuple(np.ascontiguousarray(p) for p in np.split(x, bounds, axis=axis))
+
+
+# ---------------------------------------------------------------------------------------------
+# slice, gather
+
+
+def _slice_infer(x: TensorType, *, starts, ends, axes, steps) -> TensorType:
+    op = "slice"
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise OpError(f"{op}: starts, ends, axes and steps need one entry each per sliced axis, "
+                      f"got {len(starts)}, {len(ends)}, {len(axes)}, {len(steps)}")
+    if len(set(axes)) != len(axes) or any(not 0 <= a < x.rank for a in axes):
+        raise OpError(f"{op}: axes {list(axes)} must be unique and in [0, {x.rank}) for {x}")
+    shape = list(x.shape)
+    dims = static_dims(x, op, "input x")
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        dim = dims[axis]
+        if step == 0:
+            raise OpError(f"{op}: step 0 on axis {axis}")
+        low, high = (0, dim) if step > 0 else (-1, dim - 1)
+        if not (low <= start <= high and low <= end <= high):
+            raise OpError(f"{op}: start {start} / end {end} on axis {axis} (dim {dim}, step {step}) "
+                          f"are outside [{low}, {high}]",
+                          hint="the frontend clamps Slice bounds as ONNX specifies")
+        shape[axis] = len(range(dim)[_axis_slice(start, end, step)])
+    return x.with_shape(shape)
+
+
+def _axis_slice(start: int, end: int, step: int) -> slice:
+    """The Python slice for clamped bounds; -1 with a negative step means "before index 0"."""
+    if step < 0 and start < 0:
+        return slice(0, 0, step)
+    return slice(start, None if step < 0 and end < 0 else end, step)
+
+
+@register("slice", inputs=["x"],
+          attrs={"starts": Attr("ints"), "ends": Attr("ints"), "axes": Attr("ints"),
+                 "steps": Attr("ints")},
+          fusion=FusionKind.INJECTIVE, infer=_slice_infer, onnx=["Slice"])
+def slice_(x, *, starts, ends, axes, steps):
+    """x[start:end:step] on each listed axis, bounds clamped by the frontend — ONNX Slice."""
+    index = [slice(None)] * x.ndim
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        index[axis] = _axis_slice(start, end, step)
+    return np.ascontiguousarray(x[tuple(index)])
+
+
+def _gather_infer(x: TensorType, indices: TensorType, *, axis) -> TensorType:
+    axis = normalize_axis(axis, x.rank, "gather")
+    if indices.dtype.name not in ("int32", "int64"):
+        raise OpError(f"gather: indices must be int32 or int64, got {indices}")
+    return x.with_shape(x.shape[:axis] + indices.shape + x.shape[axis + 1:])
+
+
+@register("gather", inputs=["x", "indices"], attrs={"axis": Attr("int", 0)},
+          fusion=FusionKind.INJECTIVE, infer=_gather_infer, onnx=["Gather"])
+def gather(x, indices, *, axis):
+    """Take entries along ``axis``; negative indices count from the end — ONNX Gather."""
+    axis = axis % x.ndim
+    dim = x.shape[axis]
+    idx = np.asarray(indices, dtype=np.int64)
+    if idx.size and (idx.min() < -dim or idx.max() >= dim):
+        raise OpError(f"gather: index out of range [{-dim}, {dim - 1}] for axis {axis} "
+                      f"(got {idx.min()}..{idx.max()})")
+    return np.take(x, np.where(idx < 0, idx + dim, idx), axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# expand, tile, pad
+
+
+def _expand_infer(x: TensorType, *, shape) -> TensorType:
+    dims = static_dims(x, "expand", "input x")
+    if len(shape) < x.rank or any(d not in (1, t) for d, t in zip(dims[::-1], shape[::-1])):
+        raise OpError(f"expand: {x} does not broadcast to the target shape {list(shape)}",
+                      hint="the frontend passes the full broadcast result shape")
+    return x.with_shape(shape)
+
+
+@register("expand", inputs=["x"], attrs={"shape": Attr("ints")}, fusion=FusionKind.BROADCAST,
+          infer=_expand_infer, onnx=["Expand"])
+def expand(x, *, shape):
+    """Broadcast x to ``shape`` — ONNX Expand (with the result shape resolved)."""
+    return np.array(np.broadcast_to(x, shape))
+
+
+def _tile_infer(x: TensorType, *, repeats) -> TensorType:
+    dims = static_dims(x, "tile", "input x")
+    if len(repeats) != x.rank or any(r < 0 for r in repeats):
+        raise OpError(f"tile: repeats {list(repeats)} need one non-negative entry per axis of {x}")
+    return x.with_shape(tuple(d * r for d, r in zip(dims, repeats)))
+
+
+@register("tile", inputs=["x"], attrs={"repeats": Attr("ints")}, fusion=FusionKind.INJECTIVE,
+          infer=_tile_infer, onnx=["Tile"])
+def tile(x, *, repeats):
+    """Repeat the whole tensor ``repeats[i]`` times along axis i — ONNX Tile."""
+    return np.tile(x, repeats)
+
+
+PAD_MODES = ("constant", "reflect", "edge", "wrap")
+
+
+def _pad_infer(x: TensorType, *, pads, mode, value) -> TensorType:
+    op = "pad"
+    dims = static_dims(x, op, "input x")
+    if len(pads) != 2 * x.rank:
+        raise OpError(f"{op}: pads {list(pads)} need 2×rank = {2 * x.rank} entries "
+                      f"[begin..., end...] for {x}")
+    if mode not in PAD_MODES:
+        raise OpError(f"{op}: unknown mode {mode!r}; expected one of {', '.join(PAD_MODES)}")
+    shape = []
+    for axis, dim in enumerate(dims):
+        begin, end = pads[axis], pads[axis + x.rank]
+        kept = dim + min(begin, 0) + min(end, 0)
+        if kept < 0:
+            raise OpError(f"{op}: negative pads {begin}, {end} crop more than dim {axis} ({dim})")
+        grow = max(begin, 0) + max(end, 0)
+        if grow and mode == "reflect" and max(begin, end) > kept - 1:
+            raise OpError(f"{op}: reflect pads {begin}, {end} on axis {axis} must be smaller than "
+                          f"the (cropped) dim {kept}")
+        if grow and mode in ("edge", "wrap") and kept == 0:
+            raise OpError(f"{op}: cannot {mode}-pad the empty axis {axis}")
+        shape.append(kept + grow)
+    return x.with_shape(shape)
+
+
+@register("pad", inputs=["x"],
+          attrs={"pads": Attr("ints"), "mode": Attr("str", "constant"),
+                 "value": Attr("float", 0.0)},
+          fusion=FusionKind.INJECTIVE, infer=_pad_infer, onnx=["Pad"])
+def pad(x, *, pads, mode, value):
+    """Pad (or, with negative pads, crop first) each axis — ONNX Pad."""
+    rank = x.ndim
+    crop = tuple(slice(max(-pads[i], 0), x.shape[i] - max(-pads[i + rank], 0)) for i in range(rank))
+    x = x[crop]
+    widths = [(max(pads[i], 0), max(pads[i + rank], 0)) for i in range(rank)]
+    if mode == "constant":
+        return np.pad(x, widths, mode="constant", constant_values=np.asarray(value).astype(x.dtype))
+    return np.pad(x, widths, mode=mode)
+
+
+# ---------------------------------------------------------------------------------------------
+# resize
+
+RESIZE_MODES = ("nearest", "linear", "cubic")
+COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
+               "asymmetric")
+NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple")
+
+
+def _resize_infer(x: TensorType, *, size, scales, mode, coordinate_transformation_mode,
+                  nearest_mode, cubic_coeff_a, exclude_outside, extrapolation_value) -> TensorType:
+    op = "resize"
+    static_dims(x, op, "input x")
+    if len(size) != x.rank or len(scales) != x.rank:
+        raise OpError(f"{op}: size {list(size)} and scales {list(scales)} need one entry per axis "
+                      f"of {x}")
+    if any(s < 1 for s in size) or any(not s > 0 for s in scales):
+        raise OpError(f"{op}: size {list(size)} and scales {list(scales)} must be positive")
+    if mode not in RESIZE_MODES:
+        raise OpError(f"{op}: unknown mode {mode!r}; expected one of {', '.join(RESIZE_MODES)}")
+    if coordinate_transformation_mode not in COORD_MODES:
+        raise OpError(f"{op}: coordinate_transformation_mode {coordinate_transformation_mode!r} is "
+                      f"not supported; expected one of {', '.join(COORD_MODES)}")
+    if nearest_mode not in NEAREST_MODES:
+        raise OpError(f"{op}: unknown nearest_mode {nearest_mode!r}; expected one of "
+                      f"{', '.join(NEAREST_MODES)}")
+    if mode != "nearest" and not x.dtype.is_float:
+        raise OpError(f"{op}: {mode} interpolation needs a floating-point input, got {x}")
+    return x.with_shape(size)
+
+
+def _source_coords(out_len: int, in_len: int, scale: float, transform: str) -> np.ndarray:
+    """Input coordinate of each output index, in float32 as onnxruntime computes it.
+
+    align_corners divides by the integer output length minus one, as onnxruntime does; the ONNX
+    reference (and its test_resize_downsample_scales_linear_align_corners data) uses scale·in.
+    """
+    x = np.arange(out_len, dtype=np.float32)
+    scale = np.float32(scale)
+    half = np.float32(0.5)
+    if transform == "asymmetric":
+        return x / scale
+    if transform == "align_corners":
+        if out_len == 1:
+            return np.zeros(1, np.float32)
+        return x * np.float32(in_len - 1) / np.float32(out_len - 1)
+    if transform == "pytorch_half_pixel" and out_len == 1:
+        return np.zeros(1, np.float32)
+    coords = (x + half) / scale - half
+    if transform == "half_pixel_symmetric":
+        adjustment = np.float32(out_len) / (scale * np.float32(in_len))
+        coords += np.float32(in_len) / 2 * (1 - adjustment)
+    return coords
+
+
+def _nearest_index(coords: np.ndarray, nearest_mode: str, scale: float, in_len: int) -> np.ndarray:
+    floor = np.floor(coords)
+    frac = coords - floor
+    if nearest_mode == "simple":  # Upsample and Resize-10: truncate up-sampling, ceil down-sampling
+        index = np.ceil(coords) if scale < 1 else np.trunc(coords)
+    elif nearest_mode == "floor":
+        index = floor
+    elif nearest_mode == "ceil":
+        index = np.ceil(coords)
+    elif nearest_mode == "round_prefer_ceil":
+        index = np.where(frac >= 0.5, floor + 1, floor)
+    else:
+        index = np.where(frac > 0.5, floor + 1, floor)
+    return np.clip(index.astype(np.int64), 0, in_len - 1)
+
+
+def _cubic_weights(frac: np.ndarray, a: float) -> np.ndarray:
+    """Keys cubic convolution weights for taps at offsets -1, 0, 1, 2 (onnxruntime's formula)."""
+    t = frac.astype(np.float64)[:, None] + np.array([1.0, 0.0, -1.0, -2.0])
+    t = np.abs(t)
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return np.where(t <= 1, near, np.where(t < 2, far, 0.0))
+
+
+def _resize_axis(x: np.ndarray, axis: int, out_len: int, scale: float, mode: str, transform: str,
+                 nearest_mode: str, cubic_a: float, exclude_outside: bool) -> np.ndarray:
+    in_len = x.shape[axis]
+    coords = _source_coords(out_len, in_len, scale, transform)
+    if mode == "nearest":
+        return np.take(x, _nearest_index(coords, nearest_mode, scale, in_len), axis=axis)
+    if mode == "linear":
+        coords = np.clip(coords, 0, in_len - 1)
+        low = np.floor(coords).astype(np.int64)
+        taps = np.stack([low, np.minimum(low + 1, in_len - 1)], axis=1)
+        frac = (coords - low).astype(np.float64)
+        weights = np.stack([1 - frac, frac], axis=1)
+    else:
+        low = np.floor(coords).astype(np.int64)
+        raw = low[:, None] + np.arange(-1, 3)
+        weights = _cubic_weights(coords - low, cubic_a)
+        if exclude_outside:
+            weights = np.where((raw >= 0) & (raw < in_len), weights, 0.0)
+            weights /= weights.sum(axis=1, keepdims=True)
+        taps = np.clip(raw, 0, in_len - 1)
+    shape = [1] * x.ndim
+    shape[axis] = out_len
+    result = 0
+    for k in range(taps.shape[1]):
+        w = weights[:, k].astype(x.dtype).reshape(shape)
+        result = result + np.take(x, taps[:, k], axis=axis) * w
+    return result
+
+
+@register("resize", inputs=["x"],
+          attrs={"size": Attr("ints"), "scales": Attr("floats"), "mode": Attr("str", "nearest"),
+                 "coordinate_transformation_mode": Attr("str", "half_pixel"),
+                 "nearest_mode": Attr("str", "round_prefer_floor"),
+                 "cubic_coeff_a": Attr("float", -0.75), "exclude_outside": Attr("bool", False),
+                 "extrapolation_value": Attr("float", 0.0)},
+          fusion=FusionKind.INJECTIVE, infer=_resize_infer, onnx=["Resize", "Upsample"])
+def resize(x, *, size, scales, mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+           exclude_outside, extrapolation_value):
+    """Resize every axis to ``size`` — ONNX Resize, interpolated separably one axis at a time.
+
+    Coordinates follow onnxruntime (float32 arithmetic, scales as given rather than size/in), so
+    nearest-neighbour ties pick the same pixels. ``extrapolation_value`` only matters for
+    tf_crop_and_resize, which is not supported.
+    """
+    if tuple(size) == x.shape:  # onnxruntime copies then, even when a scale is not exactly 1
+        return x.copy()
+    out_dtype = x.dtype
+    y = x.astype(np.float32, copy=False) if mode != "nearest" and x.dtype == np.float16 else x
+    for axis, (out_len, scale) in enumerate(zip(size, scales)):
+        if out_len == y.shape[axis] and scale == 1.0:
+            continue
+        y = _resize_axis(y, axis, out_len, scale, mode, coordinate_transformation_mode,
+                         nearest_mode, cubic_coeff_a, exclude_outside)
+    return np.ascontiguousarray(y, dtype=out_dtype)
