@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
 from onnx import TensorProto
 
 from mlc.ir.types import TensorType
@@ -317,3 +320,16 @@ def test_onnx_names_are_declared():
     declared = {name for op in ("relu", "gelu", "clip", "cast", "add", "pow", "where", "prelu")
                 for name in get_op(op).onnx}
     assert {"Relu", "Gelu", "Clip", "Cast", "Add", "Sum", "Pow", "Where", "PRelu"} <= declared
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+       op=st.sampled_from(["add", "sub", "mul", "max", "less"]))
+def test_broadcasting_agrees_with_numpy_and_onnxruntime(shapes, op):
+    a = randn(*shapes.input_shapes[0], seed=21)
+    b = randn(*shapes.input_shapes[1], seed=22)
+    (ours,) = run_core_op(op, [a, b])  # also checks infer's shape against the kernel's
+    assert ours.shape == shapes.result_shape
+    onnx_op = {"add": "Add", "sub": "Sub", "mul": "Mul", "max": "Max", "less": "Less"}[op]
+    (theirs,) = run_onnx_node(onnx_op, {"a": a, "b": b}, {}, opset=13)
+    assert_matches(ours, theirs)
