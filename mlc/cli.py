@@ -1,0 +1,394 @@
+"""The ``mlc`` command line: import, show, run, compare and ops.
+
+Every command that reports numbers takes ``--json`` and then prints exactly one JSON document on
+stdout; progress goes to stderr (a spinner, only when stderr is a terminal). User mistakes surface
+as one line, ``error: <message> (<hint>)``, and exit status 1; usage errors are click's (status 2);
+Ctrl-C exits 130. Anything else is a bug in mlc and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from typing import Any, Callable, Sequence
+
+import click
+import numpy as np
+
+import mlc
+from mlc.errors import MlcError
+from mlc.inputs import make_feeds, parse_input_specs, parse_shapes
+
+HEAD = 6  # values shown per output by `mlc run`
+
+
+class _Group(click.Group):
+    """A click group that turns MlcError into one stderr line, in the entry point and in tests
+    alike (CliRunner calls ``main`` too)."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            code = 130
+        except MlcError as exc:
+            click.echo(f"error: {exc.one_line()}", err=True)
+            code = 1
+        except BrokenPipeError:  # `mlc show big.onnx | head`: the reader left; not an error of ours
+            sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush stays quiet
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+# -- shared options and helpers ----------------------------------------------------------------
+
+def _shape_option(fn: Callable) -> Callable:
+    return click.option("--shape", "shapes", multiple=True, metavar="NAME=D0,D1,...",
+                        help="Specialise a symbolic input dim, e.g. --shape input=1,3,224,224 "
+                             "(repeatable).")(fn)
+
+
+def _input_options(fn: Callable) -> Callable:
+    fn = click.option("--seed", type=int, default=0, show_default=True,
+                      help="Seed of the random data for inputs not given with --input.")(fn)
+    return click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy",
+                        help="Feed an input from a .npy file (repeatable); others are random.")(fn)
+
+
+def _json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON document on stdout.")(fn)
+
+
+class _Progress:
+    """Progress text on stderr as a transient spinner, shown only when stderr is a terminal so
+    logs, pipes and --json consumers never see it."""
+
+    def __init__(self) -> None:
+        self._status = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status("")
+
+    def __enter__(self) -> _Progress:
+        if self._status is not None:
+            self._status.start()
+        return self
+
+    def __call__(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(text)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+
+def _model(path: str, shapes: Sequence[str]):
+    from mlc.runtime import Model
+
+    return Model(path, parse_shapes(shapes))
+
+
+def _stdout_console():
+    """Rich output for stdout; when piped, wide enough that tables are not cut to 80 columns."""
+    from rich.console import Console
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console()
+    return Console(width=160)
+
+
+def _echo_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=2, allow_nan=False))  # NaN is not JSON: a bug if it appears
+
+
+def _json_scalar(x: Any) -> Any:
+    """Array elements as JSON values; NaN and infinities (not JSON) as strings."""
+    x = x.item() if isinstance(x, np.generic) else x
+    if isinstance(x, float) and not np.isfinite(x):
+        return str(x)
+    return x
+
+
+# -- the group ---------------------------------------------------------------------------------
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(mlc.__version__, "--version", "-V", prog_name="mlc")
+def cli() -> None:
+    """mlc: import ONNX models, inspect them, run them and compare them with onnxruntime."""
+
+
+def main() -> None:
+    """The ``mlc`` console script."""
+    cli.main(prog_name="mlc")
+
+
+# -- mlc import --------------------------------------------------------------------------------
+
+@cli.command("import")
+@click.argument("model")
+@click.option("-o", "--output", required=True, metavar="OUT.mlc|OUT.onnx",
+              help="Write textual IR (.mlc plus a sidecar .npz of large constants) or ONNX.")
+@_shape_option
+def import_cmd(model: str, output: str, shapes: Sequence[str]) -> None:
+    """Import MODEL (.onnx or .mlc) and write it as textual IR or ONNX."""
+    _check_output(output)
+    with _Progress() as progress:
+        progress(f"importing {model}")
+        graph = _model(model, shapes).graph
+        progress(f"writing {output}")
+        written = save_atomically(graph, output)
+    click.echo(f"wrote {', '.join(written)} ({len(graph.nodes)} nodes)")
+
+
+def _check_output(output: str) -> None:
+    """Refuse an output path before the (possibly long) import, not after it."""
+    if not output.endswith((".mlc", ".onnx")):
+        raise MlcError(f"cannot write {output}: unknown format",
+                       hint="name the output OUT.mlc (textual IR) or OUT.onnx")
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise MlcError(f"cannot write {output}: folder {folder} does not exist",
+                       hint="create it first")
+
+
+def save_atomically(graph: mlc.Graph, output: str) -> list[str]:
+    """Save into a fresh temporary folder next to ``output``, then move each file into place, so
+    a failure at any point leaves no file (and no partial file) behind. The sidecar moves before
+    the file that names it. Returns the paths written."""
+    _check_output(output)
+    folder = os.path.dirname(os.path.abspath(output))
+    staging = tempfile.mkdtemp(prefix=".mlc-save-", dir=folder)
+    try:
+        main_name = os.path.basename(output)
+        mlc.save(graph, os.path.join(staging, main_name))
+        names = sorted(os.listdir(staging), key=lambda n: (n == main_name, n))
+        written = []
+        for name in names:
+            os.replace(os.path.join(staging, name), os.path.join(folder, name))
+            written.append(os.path.join(os.path.dirname(output), name))
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# -- mlc show ----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("model")
+@_shape_option
+@click.option("--stats", is_flag=True, help="Print op counts, parameters, MACs and activation "
+                                            "memory instead of the IR.")
+@_json_option
+def show(model: str, shapes: Sequence[str], stats: bool, as_json: bool) -> None:
+    """Print MODEL as textual IR, or its statistics (--json implies --stats)."""
+    from mlc.stats import graph_stats, render_table
+
+    with _Progress() as progress:
+        progress(f"loading {model}")
+        graph = _model(model, shapes).graph
+    if not (stats or as_json):
+        from mlc.text import print_graph
+
+        click.echo(print_graph(graph).rstrip("\n"))
+        return
+    # Optimisation levels plug in here: one (label, stats) column per -O pipeline applied.
+    columns = [("as imported", graph_stats(graph))]
+    if as_json:
+        _echo_json(columns[0][1])
+    else:
+        _stdout_console().print(render_table(columns, title=f"@{graph.name}"))
+
+
+# -- mlc run -----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("model")
+@click.option("--target", default="ref", show_default=True,
+              help="Where to run: ref (numpy interpreter), ort (onnxruntime), or any registered "
+                   "target.")
+@_shape_option
+@_input_options
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--output-dir", type=click.Path(file_okay=False), default=None,
+              help="Save each output as DIR/<name>.npy.")
+@_json_option
+def run(model: str, target: str, shapes: Sequence[str], inputs: Sequence[str], seed: int,
+        threads: int, output_dir: str | None, as_json: bool) -> None:
+    """Run MODEL once on TARGET and print (or save) its outputs."""
+    from mlc.runtime import get_target
+
+    runner_target = get_target(target)
+    given = parse_input_specs(inputs)
+    with _Progress() as progress:
+        progress(f"loading {model}")
+        m = _model(model, shapes)
+        feeds = make_feeds(m.graph, given, seed)
+        progress(f"{target}: preparing")
+        runner = runner_target.prepare(m, threads)
+        progress(f"{target}: running")
+        results = runner.run(feeds)
+    names = [v.name for v in m.graph.outputs]
+    files = _save_outputs(output_dir, names, results) if output_dir else [None] * len(results)
+    if as_json:
+        _echo_json({"model": m.path, "target": target, "outputs": [
+            _output_json(name, array, file) for name, array, file in zip(names, results, files)]})
+    elif output_dir:
+        for file in files:
+            click.echo(f"wrote {file}")
+    else:
+        _print_outputs(names, results)
+
+
+def _safe_file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", name).lstrip(".") or "output"
+
+
+def _save_outputs(folder: str, names: list[str], arrays: list[np.ndarray]) -> list[str]:
+    os.makedirs(folder, exist_ok=True)
+    files = []
+    for index, (name, array) in enumerate(zip(names, arrays)):
+        file = os.path.join(folder, _safe_file_name(name) + ".npy")
+        if file in files:  # two names sanitised alike: keep both
+            file = os.path.join(folder, f"{_safe_file_name(name)}_{index}.npy")
+        np.save(file, array)
+        files.append(file)
+    return files
+
+
+def _output_json(name: str, array: np.ndarray, file: str | None) -> dict:
+    flat = np.asarray(array).reshape(-1)
+    numeric = flat.astype(np.float64) if flat.size else flat
+    return {
+        "name": name,
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "head": [_json_scalar(x) for x in flat[:HEAD]],
+        "min": _json_scalar(float(numeric.min())) if flat.size else None,
+        "max": _json_scalar(float(numeric.max())) if flat.size else None,
+        "mean": _json_scalar(float(numeric.mean())) if flat.size else None,
+        "file": file,
+    }
+
+
+def _print_outputs(names: list[str], arrays: list[np.ndarray]) -> None:
+    from rich.table import Table
+
+    table = Table()
+    for column in ("output", "shape", "dtype", "values"):
+        table.add_column(column)
+    for name, array in zip(names, arrays):
+        flat = np.asarray(array).reshape(-1)
+        values = np.array2string(flat[:HEAD], precision=5, separator=", ")
+        if flat.size > HEAD:
+            values = values[:-1] + ", …]"
+        table.add_row(name, str(list(array.shape)), str(array.dtype), values)
+    _stdout_console().print(table)
+
+
+# -- mlc compare -------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("model")
+@click.option("--targets", "target_list", default="ref,ort", show_default=True,
+              help="Comma-separated targets to compare with onnxruntime.")
+@_shape_option
+@_input_options
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads for every target and for onnxruntime.")
+@click.option("--repeat", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Timed runs per target.")
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Untimed runs before timing.")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-4, show_default=True)
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-5, show_default=True)
+@_json_option
+@click.pass_context
+def compare(ctx: click.Context, model: str, target_list: str, shapes: Sequence[str],
+            inputs: Sequence[str], seed: int, threads: int, repeat: int, warmup: int, rtol: float,
+            atol: float, as_json: bool) -> None:
+    """Run MODEL on each target and compare outputs and latency with onnxruntime.
+
+    Exits with status 1 when any target's outputs are not within tolerance or it failed.
+    """
+    from mlc.runtime import compare as run_compare
+    from mlc.runtime.targets import parse_target_list
+
+    targets = parse_target_list(target_list)
+    given = parse_input_specs(inputs)
+    with _Progress() as progress:
+        progress(f"loading {model}")
+        m = _model(model, shapes)
+        feeds = make_feeds(m.graph, given, seed)
+        report = run_compare(m, targets, feeds, threads=threads, repeat=repeat, warmup=warmup,
+                             rtol=rtol, atol=atol, progress=progress)
+    for result in report.results:
+        if result.traceback:  # an mlc bug inside one target: keep its traceback visible
+            click.echo(f"{result.target}: {result.traceback}", err=True)
+    if as_json:
+        _echo_json(report.to_json())
+    else:
+        _stdout_console().print(_compare_table(report, rtol, atol))
+    if not report.ok:
+        ctx.exit(1)
+
+
+def _compare_table(report, rtol: float, atol: float):
+    from rich.table import Table
+
+    table = Table(title=f"{os.path.basename(report.model)} — {report.threads} thread(s), "
+                        f"rtol {rtol:g}, atol {atol:g}")
+    for column in ("target", "ok", "max abs err", "max rel err", "median ms", "p90 ms", "× ort",
+                   "compile s", "error"):
+        table.add_column(column, justify="left" if column in ("target", "error") else "right",
+                         no_wrap=column != "error")
+
+    def num(x: float, fmt: str) -> str:
+        return "—" if x < 0 else "0" if x == 0 else format(x, fmt)
+
+    for r in report.results:
+        table.add_row(r.target, "[green]yes[/]" if r.ok else "[red]NO[/]",
+                      num(r.max_abs_err, ".1e"), num(r.max_rel_err, ".1e"), num(r.median_ms, ".3f"),
+                      num(r.p90_ms, ".3f"), num(r.ratio_to_ort, ".2f"), num(r.compile_s, ".2f"),
+                      r.error or "")
+    return table
+
+
+# -- mlc ops -----------------------------------------------------------------------------------
+
+@cli.command()
+@_json_option
+def ops(as_json: bool) -> None:
+    """List the registered core ops: inputs, fusion kind and the ONNX ops that map onto them."""
+    from mlc.ops import all_ops
+
+    rows = [{"name": d.name, "inputs": list(d.inputs), "fusion": d.fusion.value,
+             "onnx": list(d.onnx)} for d in all_ops().values()]
+    if as_json:
+        _echo_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} core ops")
+    for column in ("op", "inputs", "fusion", "ONNX"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], ", ".join(row["inputs"]), row["fusion"], ", ".join(row["onnx"]))
+    _stdout_console().print(table)
+
+
+if __name__ == "__main__":
+    main()

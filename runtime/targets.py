@@ -1,0 +1,170 @@
+"""The target registry: every way mlc can run a model, behind one two-step interface.
+
+A target turns a model into a runner once (``prepare``: compile, load a library, build a session —
+timed as ``compile_s``) and the runner then maps feeds to outputs as often as asked (``run``). The
+split lets ``compare`` time compilation and execution separately and run every target on the same
+feeds. Adding a backend (llvm, c, c-cortex-m4, tvm-llvm, cuda) is one ``Target`` subclass with
+``@register_target``; the CLI lists and validates targets from here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from typing import Callable, ClassVar, Mapping
+
+import numpy as np
+
+from mlc.errors import MlcError
+
+from .model import Model
+
+Feeds = Mapping[str, np.ndarray]
+
+
+class TargetError(MlcError):
+    """A target is unknown, unavailable on this machine, or failed to prepare or run a model."""
+
+
+class Runner(ABC):
+    """A model prepared for one target. ``compile_s`` is the wall time ``prepare`` took."""
+
+    compile_s: float = 0.0
+
+    @abstractmethod
+    def run(self, feeds: Feeds) -> list[np.ndarray]:
+        """Outputs in the model's output order, for feeds keyed by the model's input names."""
+
+
+class Target(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def prepare(self, model: Model, threads: int) -> Runner:
+        """Build a runner using ``threads`` threads and record how long that took."""
+        start = time.perf_counter()
+        runner = self._prepare(model, threads)
+        runner.compile_s = time.perf_counter() - start
+        return runner
+
+    @abstractmethod
+    def _prepare(self, model: Model, threads: int) -> Runner: ...
+
+
+_TARGETS: dict[str, type[Target]] = {}
+
+
+def register_target(cls: type[Target]) -> type[Target]:
+    if cls.name in _TARGETS:
+        raise ValueError(f"target {cls.name} registered twice")
+    _TARGETS[cls.name] = cls
+    return cls
+
+
+def target_names() -> list[str]:
+    return list(_TARGETS)
+
+
+def get_target(name: str) -> Target:
+    try:
+        return _TARGETS[name]()
+    except KeyError:
+        raise TargetError(f"unknown target {name!r}",
+                          hint=f"available targets: {', '.join(_TARGETS)}") from None
+
+
+def parse_target_list(text: str) -> list[str]:
+    """``"ref,ort"`` -> ``["ref", "ort"]``, checking every name and refusing duplicates."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise TargetError("no targets given", hint="e.g. --targets ref,ort")
+    for name in names:
+        get_target(name)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TargetError(f"target {', '.join(duplicates)} listed twice")
+    return names
+
+
+# -- ref: the numpy reference interpreter ---------------------------------------------------------
+
+def _thread_limit(threads: int) -> Callable[[], contextlib.AbstractContextManager]:
+    """A context factory that caps numpy's BLAS threads, so ``--threads`` means the same for ref
+    as for the other targets. Without threadpoolctl (a scikit-learn dependency) BLAS runs as
+    configured by its environment variables."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext
+    return lambda: threadpool_limits(limits=threads)
+
+
+class _RefRunner(Runner):
+    def __init__(self, graph, threads: int):
+        self.graph = graph
+        self.limit = _thread_limit(threads)
+
+    def run(self, feeds: Feeds) -> list[np.ndarray]:
+        from mlc import interp
+
+        with self.limit():
+            return interp.run(self.graph, feeds, as_list=True)
+
+
+@register_target
+class RefTarget(Target):
+    name = "ref"
+    description = "the numpy reference interpreter over the op registry's kernels"
+
+    def _prepare(self, model: Model, threads: int) -> Runner:
+        return _RefRunner(model.graph, threads)
+
+
+# -- ort: onnxruntime, the yardstick --------------------------------------------------------------
+
+class _OrtRunner(Runner):
+    def __init__(self, session):
+        self.session = session
+        self.input_names = [i.name for i in session.get_inputs()]
+
+    def run(self, feeds: Feeds) -> list[np.ndarray]:
+        if all(name in feeds for name in self.input_names):
+            named = {name: feeds[name] for name in self.input_names}
+        else:  # the importer renamed inputs (e.g. sanitised them); both keep the model's order
+            named = dict(zip(self.input_names, feeds.values()))
+        try:
+            return [np.asarray(o) for o in self.session.run(None, named)]
+        except Exception as exc:
+            raise TargetError(f"onnxruntime failed to run the model: {_first_line(exc)}") from None
+
+
+def ort_session(source: str | bytes, threads: int):
+    """An onnxruntime CPU session with ``threads`` intra-op threads and sequential execution, the
+    setting every comparison uses so latencies are measured at the same parallelism."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only; warnings would clutter stderr
+    try:
+        return ort.InferenceSession(source, sess_options=options,
+                                    providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise TargetError(f"onnxruntime could not load the model: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@register_target
+class OrtTarget(Target):
+    name = "ort"
+    description = "onnxruntime on the CPU (the yardstick every other target is compared with)"
+
+    def _prepare(self, model: Model, threads: int) -> Runner:
+        return _OrtRunner(ort_session(model.onnx_model, threads))
