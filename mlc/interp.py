@@ -48,7 +48,7 @@ def _check_feeds(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[int, np.
         if tuple(array.shape) != tuple(value.shape):
             raise InterpreterError(f"input {value.name} has shape {list(array.shape)}, "
                                    f"the graph expects {list(value.shape)}")
-        env[id(value)] = np.ascontiguousarray(array, dtype=value.dtype.numpy)
+        env[id(value)] = np.asarray(array, dtype=value.dtype.numpy, order="C")  # keeps 0-d
     return env
 
 

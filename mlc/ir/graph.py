@@ -197,7 +197,9 @@ class Graph:
         arr = np.asarray(array, dtype=None if dtype is None else DType.parse(dtype).numpy)
         if arr.dtype == np.float64 and dtype is None and not isinstance(array, np.ndarray):
             arr = arr.astype(np.float32)  # Python floats default to f32, the IR's working type
-        arr = np.ascontiguousarray(arr)
+        # A read-only view: the caller's array stays writeable, the graph's cannot be changed by
+        # accident. (Not ascontiguousarray: it turns 0-d arrays into 1-d ones.)
+        arr = np.asarray(arr, order="C").view()
         arr.flags.writeable = False
         value = self._claim(Value(name or "c", TensorType.of(arr), const=arr))
         self.constants[value.name] = value
