@@ -40,4 +40,12 @@ class VerifyError(MlcError):
 
 
 class ParseError(MlcError):
-    """The textual IR could not be parsed; the message has line, column and what was expected."""
+    """The textual IR could not be parsed; the message has line, column and what was expected.
+
+    The full message adds the offending source line with a caret under the column; the one-line
+    form (what the CLI prints) keeps the first line, which already names file, line and column.
+    """
+
+    def one_line(self) -> str:
+        first = self.message.splitlines()[0] if self.message else ""
+        return MlcError(first, self.hint).one_line()

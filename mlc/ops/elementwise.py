@@ -80,12 +80,12 @@ _erfc_scalar = np.frompyfunc(math.erfc, 1, 1)
 
 def erf64(x: np.ndarray) -> np.ndarray:
     """erf in float64 through ``math.erf``: numpy has none, and the reference must be exact."""
-    return _erf_scalar(_wide(x)).astype(np.float64)
+    return np.asarray(_erf_scalar(_wide(x)), dtype=np.float64)  # frompyfunc gives 0-d a float
 
 
 def erfc64(x: np.ndarray) -> np.ndarray:
     """erfc in float64; keeps relative accuracy where 1 - erf(x) would cancel (x ≫ 0)."""
-    return _erfc_scalar(_wide(x)).astype(np.float64)
+    return np.asarray(_erfc_scalar(_wide(x)), dtype=np.float64)
 
 
 # -- one input ------------------------------------------------------------------------------------

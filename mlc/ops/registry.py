@@ -150,9 +150,18 @@ class OpDef:
             raise OpError(f"op {self.name} takes {expected} inputs, got {count}")
 
     # -- semantics ------------------------------------------------------------------------
+    def _pad_optional(self, inputs: Sequence[Any]) -> list[Any]:
+        """Omitted trailing optional inputs become None, so kernels and infer see every slot."""
+        top = self.max_inputs
+        padded = list(inputs)
+        if top is not None:
+            padded += [None] * (top - len(padded))
+        return padded
+
     def infer_types(self, input_types: Sequence[TensorType | None], attrs: dict[str, Any],
                     body=None) -> list[TensorType]:
         self.check_arity(len(input_types))
+        input_types = self._pad_optional(input_types)
         if body is not None:
             result = self.infer(*input_types, body=body, **attrs)
         else:
@@ -160,13 +169,13 @@ class OpDef:
         return list(result) if isinstance(result, (tuple, list)) else [result]
 
     def compute(self, inputs: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> list[np.ndarray]:
-        result = self.kernel(*inputs, **attrs)
+        result = self.kernel(*self._pad_optional(inputs), **attrs)
         return list(result) if isinstance(result, (tuple, list)) else [result]
 
     def cost(self, input_types: Sequence[TensorType | None], output_types: Sequence[TensorType],
              attrs: dict[str, Any]) -> Cost:
         if self.cost_fn is not None:
-            return self.cost_fn(list(input_types), list(output_types), **attrs)
+            return self.cost_fn(self._pad_optional(input_types), list(output_types), **attrs)
         return Cost(0, sum(t.nbytes for t in input_types if t is not None),
                     sum(t.nbytes for t in output_types))
 

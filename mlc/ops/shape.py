@@ -61,7 +61,7 @@ def _transpose_infer(x: TensorType, *, perm) -> TensorType:
           infer=_transpose_infer, onnx=["Transpose"])
 def transpose(x, *, perm):
     """Output axis i is input axis perm[i] — ONNX Transpose."""
-    return np.ascontiguousarray(np.transpose(x, perm))
+    return np.transpose(x, perm).copy(order="C")  # (ascontiguousarray would make 0-d 1-d)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,12 +254,13 @@ def pad(x, *, pads, mode, value):
 
 RESIZE_MODES = ("nearest", "linear", "cubic")
 COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
-               "asymmetric")
+               "asymmetric", "tf_crop_and_resize")
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple")
 
 
 def _resize_infer(x: TensorType, *, size, scales, mode, coordinate_transformation_mode,
-                  nearest_mode, cubic_coeff_a, exclude_outside, extrapolation_value) -> TensorType:
+                  nearest_mode, cubic_coeff_a, exclude_outside, extrapolation_value,
+                  roi=()) -> TensorType:
     op = "resize"
     static_dims(x, op, "input x")
     if len(size) != x.rank or len(scales) != x.rank:
@@ -272,6 +273,9 @@ def _resize_infer(x: TensorType, *, size, scales, mode, coordinate_transformatio
     if coordinate_transformation_mode not in COORD_MODES:
         raise OpError(f"{op}: coordinate_transformation_mode {coordinate_transformation_mode!r} is "
                       f"not supported; expected one of {', '.join(COORD_MODES)}")
+    if coordinate_transformation_mode == "tf_crop_and_resize" and len(roi) != 2 * x.rank:
+        raise OpError(f"{op}: tf_crop_and_resize needs roi with {2 * x.rank} entries "
+                      f"(starts then ends, normalised), got {list(roi)}")
     if nearest_mode not in NEAREST_MODES:
         raise OpError(f"{op}: unknown nearest_mode {nearest_mode!r}; expected one of "
                       f"{', '.join(NEAREST_MODES)}")
@@ -280,7 +284,8 @@ def _resize_infer(x: TensorType, *, size, scales, mode, coordinate_transformatio
     return x.with_shape(size)
 
 
-def _source_coords(out_len: int, in_len: int, scale: float, transform: str) -> np.ndarray:
+def _source_coords(out_len: int, in_len: int, scale: float, transform: str,
+                   roi: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """Input coordinate of each output index, in float32 as onnxruntime computes it.
 
     align_corners divides by the integer output length minus one, as onnxruntime does; the ONNX
@@ -291,6 +296,12 @@ def _source_coords(out_len: int, in_len: int, scale: float, transform: str) -> n
     half = np.float32(0.5)
     if transform == "asymmetric":
         return x / scale
+    if transform == "tf_crop_and_resize":  # roi = (start, end) of this axis, normalised
+        start, end = np.float32(roi[0]), np.float32(roi[1])
+        if out_len == 1:
+            return np.full(1, (start + end) * np.float32(in_len - 1) / 2, np.float32)
+        return start * np.float32(in_len - 1) + \
+            x * (end - start) * np.float32(in_len - 1) / np.float32(out_len - 1)
     if transform == "align_corners":
         if out_len == 1:
             return np.zeros(1, np.float32)
@@ -330,9 +341,23 @@ def _cubic_weights(frac: np.ndarray, a: float) -> np.ndarray:
 
 
 def _resize_axis(x: np.ndarray, axis: int, out_len: int, scale: float, mode: str, transform: str,
-                 nearest_mode: str, cubic_a: float, exclude_outside: bool) -> np.ndarray:
+                 nearest_mode: str, cubic_a: float, exclude_outside: bool,
+                 roi: tuple[float, float] = (0.0, 1.0), extrapolation: float = 0.0) -> np.ndarray:
     in_len = x.shape[axis]
-    coords = _source_coords(out_len, in_len, scale, transform)
+    coords = _source_coords(out_len, in_len, scale, transform, roi)
+    result = _interpolate(x, axis, out_len, coords, scale, mode, nearest_mode, cubic_a,
+                          exclude_outside)
+    if transform == "tf_crop_and_resize":  # outputs whose source lies outside the input
+        shape = [1] * x.ndim
+        shape[axis] = out_len
+        outside = ((coords < 0) | (coords > in_len - 1)).reshape(shape)
+        result = np.where(outside, np.asarray(extrapolation, result.dtype), result)
+    return result
+
+
+def _interpolate(x: np.ndarray, axis: int, out_len: int, coords: np.ndarray, scale: float,
+                 mode: str, nearest_mode: str, cubic_a: float, exclude_outside: bool) -> np.ndarray:
+    in_len = x.shape[axis]
     if mode == "nearest":
         return np.take(x, _nearest_index(coords, nearest_mode, scale, in_len), axis=axis)
     if mode == "linear":
@@ -363,23 +388,26 @@ def _resize_axis(x: np.ndarray, axis: int, out_len: int, scale: float, mode: str
                  "coordinate_transformation_mode": Attr("str", "half_pixel"),
                  "nearest_mode": Attr("str", "round_prefer_floor"),
                  "cubic_coeff_a": Attr("float", -0.75), "exclude_outside": Attr("bool", False),
-                 "extrapolation_value": Attr("float", 0.0)},
+                 "extrapolation_value": Attr("float", 0.0), "roi": Attr("floats", ())},
           fusion=FusionKind.INJECTIVE, infer=_resize_infer, onnx=["Resize", "Upsample"])
 def resize(x, *, size, scales, mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-           exclude_outside, extrapolation_value):
+           exclude_outside, extrapolation_value, roi=()):
     """Resize every axis to ``size`` — ONNX Resize, interpolated separably one axis at a time.
 
     Coordinates follow onnxruntime (float32 arithmetic, scales as given rather than size/in), so
-    nearest-neighbour ties pick the same pixels. ``extrapolation_value`` only matters for
-    tf_crop_and_resize, which is not supported.
+    nearest-neighbour ties pick the same pixels. ``roi`` (starts then ends, normalised, one
+    pair per axis) and ``extrapolation_value`` only matter for tf_crop_and_resize.
     """
-    if tuple(size) == x.shape:  # onnxruntime copies then, even when a scale is not exactly 1
+    crop = coordinate_transformation_mode == "tf_crop_and_resize"
+    if tuple(size) == x.shape and not crop:  # onnxruntime copies, even if a scale is not exactly 1
         return x.copy()
     out_dtype = x.dtype
     y = x.astype(np.float32, copy=False) if mode != "nearest" and x.dtype == np.float16 else x
     for axis, (out_len, scale) in enumerate(zip(size, scales)):
-        if out_len == y.shape[axis] and scale == 1.0:
+        axis_roi = (roi[axis], roi[axis + x.ndim]) if crop else (0.0, 1.0)
+        if out_len == y.shape[axis] and scale == 1.0 and axis_roi == (0.0, 1.0):
             continue
         y = _resize_axis(y, axis, out_len, scale, mode, coordinate_transformation_mode,
-                         nearest_mode, cubic_coeff_a, exclude_outside)
+                         nearest_mode, cubic_coeff_a, exclude_outside, axis_roi,
+                         extrapolation_value)
     return np.ascontiguousarray(y, dtype=out_dtype)
