@@ -52,12 +52,17 @@ def resize(ctx: ImportContext, n: NodeView) -> Value:
         return _legacy(ctx, n, x, [float(s) for s in np.asarray(n.const(1)).reshape(-1)])
     rank = len(x.shape)
     ctm = n.attr("coordinate_transformation_mode", "half_pixel")
-    if ctm == "tf_crop_and_resize":
-        raise n.error("coordinate_transformation_mode 'tf_crop_and_resize' is not supported")
     if n.attr("antialias", 0):
         raise n.error("antialias=1 is not supported")
     axes = n.attr("axes")
     axes = list(range(rank)) if axes is None else [int(a) % rank for a in axes]
+    roi = [0.0] * rank + [1.0] * rank  # tf_crop_and_resize's crop box: starts, then ends
+    if ctm == "tf_crop_and_resize":
+        given_roi = [float(r) for r in np.asarray(n.const(1)).reshape(-1)]
+        if len(given_roi) != 2 * len(axes):
+            raise ShapeError(f"{n.label}: roi has {len(given_roi)} entries for {len(axes)} axes")
+        for j, a in enumerate(axes):
+            roi[a], roi[a + rank] = given_roi[j], given_roi[j + len(axes)]
     scales_in = n.const(2, default=None)
     sizes_in = n.const(3, default=None)
     scales = [1.0] * rank
@@ -69,6 +74,9 @@ def resize(ctx: ImportContext, n: NodeView) -> Value:
         for a, s in zip(axes, given):
             scales[a] = s
         size = _floor_sizes(x.shape, scales)
+        if ctm == "tf_crop_and_resize":  # the crop box is what gets scaled
+            size = _floor_sizes([d * (roi[a + rank] - roi[a]) for a, d in enumerate(x.shape)],
+                                scales)
     elif sizes_in is not None and np.size(sizes_in) > 0:
         given = [int(s) for s in np.asarray(sizes_in).reshape(-1)]
         if len(given) != len(axes):
@@ -91,4 +99,5 @@ def resize(ctx: ImportContext, n: NodeView) -> Value:
                     nearest_mode=n.attr("nearest_mode", "round_prefer_floor"),
                     cubic_coeff_a=n.attr("cubic_coeff_a", -0.75),
                     exclude_outside=bool(n.attr("exclude_outside", 0)),
-                    extrapolation_value=n.attr("extrapolation_value", 0.0))
+                    extrapolation_value=n.attr("extrapolation_value", 0.0),
+                    roi=roi if ctm == "tf_crop_and_resize" else ())
