@@ -13,20 +13,14 @@ import pytest
 
 from mlc.ir import TensorType
 from mlc.ops import OpError, get_op
-from tests.ops.onnx_helpers import run_onnx_node
+from tests.ops.onnx_helpers import run_core_op, run_onnx_node
 
 F32 = dict(rtol=1e-4, atol=1e-5)
 
 
 def run_core(op: str, inputs: list, **attrs) -> list[np.ndarray]:
-    """Run a core op's kernel and check that its outputs have the types ``infer`` predicts."""
-    opdef = get_op(op)
-    attrs = opdef.normalize_attrs(attrs)
-    types = [None if a is None else TensorType.of(a) for a in inputs]
-    expected = opdef.infer_types(types, attrs)
-    outputs = opdef.compute(inputs, attrs)
-    assert [TensorType.of(o) for o in outputs] == expected
-    return outputs
+    """Run a core op's kernel, checking its outputs against ``infer`` (see run_core_op)."""
+    return run_core_op(op, inputs, attrs)
 
 
 def infer(op: str, *types: TensorType | None, **attrs) -> list[TensorType]:
