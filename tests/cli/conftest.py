@@ -47,12 +47,25 @@ def unsupported_model() -> onnx.ModelProto:
                   extra_opsets=["com.microsoft"])
 
 
+def escaping_model() -> onnx.ModelProto:
+    """The MLP with its weight stored as external data in ``../secret.bin``, outside its folder."""
+    model = mlp_model()
+    weight = model.graph.initializer[0]
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", str(W.nbytes))):
+        weight.external_data.add(key=key, value=value)
+    return model
+
+
 class Models:
     def __init__(self, folder: Path):
         self.folder = folder
         self.mlp = self._write("mlp.onnx", mlp_model())
         self.sym = self._write("sym.onnx", mlp_model("batch"))
         self.unsupported = self._write("unsupported.onnx", unsupported_model())
+        (folder.parent / "secret.bin").write_bytes(W.tobytes())  # what the escaping path reaches for
+        self.escaping = self._write("escaping.onnx", escaping_model())
         data = self.mlp.read_bytes()
         self.truncated = folder / "truncated.onnx"
         self.truncated.write_bytes(data[: len(data) // 2])

@@ -13,6 +13,7 @@ BAD_MODELS = {
     "missing": ("missing", ("missing.onnx",)),
     "unsupported": ("unsupported", ("FrobnicateNd", "Tokenizer")),
     "symbolic-dim": ("sym", ("batch",)),
+    "escaping-external-data": ("escaping", ("../secret.bin",)),
 }
 
 
@@ -32,7 +33,8 @@ def test_import_of_a_bad_model_fails_cleanly(case, models, invoke, one_line_erro
     assert _listing(out) == set()  # neither model.mlc, nor a sidecar, nor a staging folder
 
 
-@pytest.mark.parametrize("case", ["truncated", "not-onnx", "unsupported", "symbolic-dim"])
+@pytest.mark.parametrize("case", ["truncated", "not-onnx", "unsupported", "symbolic-dim",
+                                  "escaping-external-data"])
 def test_the_installed_command_fails_cleanly(case, models, mlc_exe, one_line_error, tmp_path):
     attr, needles = BAD_MODELS[case]
     result = mlc_exe("import", getattr(models, attr), "-o", tmp_path / "model.onnx")
