@@ -13,8 +13,7 @@ import numpy as np
 from mlc.ir.types import TensorType
 
 from .common import broadcast_shape, normalize_axis
-from .reduce import per_element_cost
-from .registry import Attr, Cost, FusionKind, OpError, register
+from .registry import Attr, FusionKind, OpError, register
 
 R = FusionKind.REDUCTION
 
@@ -45,7 +44,7 @@ def _batch_norm_infer(x: TensorType, scale: TensorType, bias: TensorType, mean: 
 
 @register("batch_norm", inputs=["x", "scale", "bias", "mean", "var"],
           attrs={"epsilon": Attr("float", 1e-5)}, fusion=R, infer=_batch_norm_infer,
-          cost=per_element_cost(), onnx=["BatchNormalization"])
+          onnx=["BatchNormalization"])
 def batch_norm(x, scale, bias, mean, var, *, epsilon):
     """(x - mean) / sqrt(var + epsilon) · scale + bias, per channel (axis 1)."""
     per_channel = (1, -1) + (1,) * (x.ndim - 2)
@@ -73,7 +72,7 @@ def _layer_norm_infer(x: TensorType, scale: TensorType, bias: TensorType | None,
 
 @register("layer_norm", inputs=["x", "scale", "bias?"],
           attrs={"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5)}, fusion=R,
-          infer=_layer_norm_infer, cost=per_element_cost(), onnx=["LayerNormalization"])
+          infer=_layer_norm_infer, onnx=["LayerNormalization"])
 def layer_norm(x, scale, bias, *, axis, epsilon):
     """(x - mean) / sqrt(var + epsilon) · scale + bias, with mean and (biased) var over the axes
     [axis, rank)."""
@@ -97,14 +96,9 @@ def _lrn_infer(x: TensorType, *, size: int, alpha: float, beta: float, bias: flo
     return x
 
 
-def _lrn_cost(inputs: list[TensorType | None], outputs: list[TensorType], *, size: int,
-              **attrs) -> Cost:
-    return per_element_cost(size)(inputs, outputs)
-
-
 @register("lrn", inputs=["x"], attrs={"size": Attr("int"), "alpha": Attr("float", 1e-4),
                                       "beta": Attr("float", 0.75), "bias": Attr("float", 1.0)},
-          fusion=R, infer=_lrn_infer, cost=_lrn_cost, onnx=["LRN"])
+          fusion=R, infer=_lrn_infer, onnx=["LRN"])
 def lrn(x, *, size, alpha, beta, bias):
     """x / (bias + alpha/size · Σ x²)^beta, the sum over channels
     [c - floor((size-1)/2), c + ceil((size-1)/2)] clipped to the tensor, as ONNX LRN."""

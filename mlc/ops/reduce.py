@@ -1,14 +1,12 @@
 """Reductions along axes: reduce_mean / sum / max / min, softmax and log_softmax.
 
-Cost convention for reductions and normalisations (here and in norm.py): MACs count the one
-multiply-add each input element takes part in (a sum, a scale-and-shift, an exp-and-accumulate), so
-they show up next to conv/matmul in a cost report without pretending to be as expensive; bytes are
-every input read once and every output written once, as for elementwise ops.
+Cost convention for reductions and normalisations (here and in norm.py): MACs are zero, as in the
+MAC counts models are published with (MLPerf Tiny, torchvision), which count only conv and matmul
+multiply-accumulates; bytes are every input read once and every output written once (the registry's
+default cost).
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 
@@ -16,20 +14,9 @@ from mlc.ir.dtypes import DType
 from mlc.ir.types import TensorType
 
 from .common import normalize_axis
-from .registry import Attr, Cost, FusionKind, OpError, register
+from .registry import Attr, FusionKind, OpError, register
 
 R = FusionKind.REDUCTION
-
-
-def per_element_cost(macs_per_element: int = 1) -> Callable[..., Cost]:
-    """A cost function: ``macs_per_element`` MACs per element of the first input, plus bytes."""
-
-    def cost(inputs: list[TensorType | None], outputs: list[TensorType], **attrs) -> Cost:
-        return Cost(macs_per_element * inputs[0].numel,
-                    sum(t.nbytes for t in inputs if t is not None),
-                    sum(t.nbytes for t in outputs))
-
-    return cost
 
 
 def reduced_axes(axes: tuple[int, ...], rank: int, op: str) -> tuple[int, ...]:
@@ -65,7 +52,7 @@ def _accumulator(x: np.ndarray) -> np.dtype:
 
 
 @register("reduce_sum", inputs=["x"], attrs=_REDUCE_ATTRS, fusion=R,
-          infer=_reduce_infer("reduce_sum"), cost=per_element_cost(), onnx=["ReduceSum"])
+          infer=_reduce_infer("reduce_sum"), onnx=["ReduceSum"])
 def reduce_sum(x, *, axes, keepdims):
     """Sum over ``axes`` (all when empty); the sum of no elements is 0."""
     picked = reduced_axes(axes, x.ndim, "reduce_sum")
@@ -73,7 +60,7 @@ def reduce_sum(x, *, axes, keepdims):
 
 
 @register("reduce_mean", inputs=["x"], attrs=_REDUCE_ATTRS, fusion=R,
-          infer=_reduce_infer("reduce_mean"), cost=per_element_cost(), onnx=["ReduceMean"])
+          infer=_reduce_infer("reduce_mean"), onnx=["ReduceMean"])
 def reduce_mean(x, *, axes, keepdims):
     """Mean over ``axes``; integer means truncate toward zero, as onnxruntime's sum / count does."""
     picked = reduced_axes(axes, x.ndim, "reduce_mean")
@@ -103,7 +90,7 @@ def _extreme(x: np.ndarray, axes, keepdims: bool, name: str, largest: bool) -> n
 
 
 @register("reduce_max", inputs=["x"], attrs=_REDUCE_ATTRS, fusion=R,
-          infer=_reduce_infer("reduce_max", numeric_only=False), cost=per_element_cost(),
+          infer=_reduce_infer("reduce_max", numeric_only=False),
           onnx=["ReduceMax"])
 def reduce_max(x, *, axes, keepdims):
     """Maximum over ``axes`` (NaN propagates; for bool, any)."""
@@ -111,7 +98,7 @@ def reduce_max(x, *, axes, keepdims):
 
 
 @register("reduce_min", inputs=["x"], attrs=_REDUCE_ATTRS, fusion=R,
-          infer=_reduce_infer("reduce_min", numeric_only=False), cost=per_element_cost(),
+          infer=_reduce_infer("reduce_min", numeric_only=False),
           onnx=["ReduceMin"])
 def reduce_min(x, *, axes, keepdims):
     """Minimum over ``axes`` (NaN propagates; for bool, all)."""
@@ -139,7 +126,7 @@ def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 @register("softmax", inputs=["x"], attrs={"axis": Attr("int", -1)}, fusion=R,
-          infer=_softmax_infer("softmax"), cost=per_element_cost(), onnx=["Softmax"])
+          infer=_softmax_infer("softmax"), onnx=["Softmax"])
 def softmax(x, *, axis):
     """e^x / Σ e^x along one axis (opset-13 semantics), computed stably."""
     e = np.exp(_shifted(x, axis))
@@ -147,7 +134,7 @@ def softmax(x, *, axis):
 
 
 @register("log_softmax", inputs=["x"], attrs={"axis": Attr("int", -1)}, fusion=R,
-          infer=_softmax_infer("log_softmax"), cost=per_element_cost(), onnx=["LogSoftmax"])
+          infer=_softmax_infer("log_softmax"), onnx=["LogSoftmax"])
 def log_softmax(x, *, axis):
     """x - log Σ e^x along one axis (opset-13 semantics), computed stably."""
     s = _shifted(x, axis)
