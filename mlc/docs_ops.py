@@ -169,10 +169,10 @@ def _expected_failures() -> dict[str, str]:
     return node_suite.read_expected_failures(path) if path.exists() else {}
 
 
-def generate(conformance: bool = True) -> str:
+def generate(conformance: bool = True, results=None) -> str:
+    """The page; ``results`` (node_suite.run_all()'s) are computed here unless given."""
     onnx_versions = _onnx_versions()
-    results = None
-    if conformance:
+    if conformance and results is None:
         from mlc.testing.node_suite import run_all
 
         results = run_all()

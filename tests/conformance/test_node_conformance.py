@@ -50,6 +50,15 @@ def test_no_expected_failure_now_passes(results):
                       "remove them from expected_failures.txt:\n" + "\n".join(gone))
 
 
+@pytest.mark.slow
+def test_docs_ops_page_is_up_to_date(results):
+    from mlc import docs_ops
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "ops.md"
+    assert page.read_text() == docs_ops.generate(results=results), \
+        "docs/ops.md is stale: regenerate it with `make docs`"
+
+
 def _case(op_type: str, in_type: int, out_type: int, opset: int = 13, **attrs):
     from types import SimpleNamespace
 
