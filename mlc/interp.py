@@ -77,12 +77,29 @@ def _run_node(node: Node, args: list[np.ndarray | None]) -> list[np.ndarray]:
 
 def run(graph: Graph, feeds: Mapping[str, np.ndarray], *, as_list: bool = False):
     """Run ``graph`` on ``feeds`` (input name -> array); returns {output name: array} in order."""
+    return _execute(graph, feeds, as_list=as_list, trace=None)
+
+
+def run_traced(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run ``graph`` keeping every top-level node output: {value name: array}, in execution order.
+
+    For tools that look inside a run (the numerics check names the first node that differs).
+    """
+    trace: dict[str, np.ndarray] = {}
+    _execute(graph, feeds, as_list=False, trace=trace)
+    return trace
+
+
+def _execute(graph: Graph, feeds: Mapping[str, np.ndarray], *, as_list: bool,
+             trace: dict[str, np.ndarray] | None):
     env = _check_feeds(graph, feeds)
-    dying = _last_uses(graph)
+    dying = {} if trace is not None else _last_uses(graph)
     for position, node in enumerate(graph.nodes):
         args = [None if v is None else (v.const if v.is_const else env[id(v)]) for v in node.inputs]
         for value, result in zip(node.outputs, _run_node(node, args)):
             env[id(value)] = result
+            if trace is not None:
+                trace[value.name] = result
         for value in dying.get(position, ()):
             env.pop(id(value), None)
     results = [v.const if v.is_const else env[id(v)] for v in graph.outputs]

@@ -1,0 +1,140 @@
+"""Pass: a named, declared graph transformation whose options are dataclass fields.
+
+Writing a pass::
+
+    @register_pass("drop-identity")
+    @dataclass
+    class DropIdentity(Pass):
+        \"\"\"Replace every identity node by its input.\"\"\"
+        keep_outputs: bool = True        # set from the CLI as drop-identity{keep-outputs=false}
+
+        def run(self, graph: Graph) -> bool:
+            ...                          # mutate graph in place; return whether anything changed
+
+The first docstring line is the pass's one-line summary in ``mlc passes``. Options are the
+dataclass fields; on the command line their underscores are written as dashes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, ClassVar, TypeVar
+
+from mlc.errors import MlcError
+from mlc.ir import Graph
+
+
+class PassError(MlcError):
+    """A pipeline could not be built (unknown pass, bad option) or a pass broke the graph."""
+
+
+class Pass:
+    """Base class of every pass. Subclasses are dataclasses registered with ``@register_pass``."""
+
+    name: ClassVar[str] = ""
+
+    def run(self, graph: Graph) -> bool:
+        raise NotImplementedError
+
+    @classmethod
+    def summary(cls) -> str:
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+    @classmethod
+    def options(cls) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else []
+
+    def spec(self) -> str:
+        """This pass as it would be written in a pipeline string, non-default options included."""
+        changed = []
+        for field in self.options():
+            value = getattr(self, field.name)
+            if field.default is not dataclasses.MISSING and value == field.default:
+                continue
+            changed.append(f"{option_name(field.name)}={format_option(value)}")
+        return self.name + ("{" + ",".join(changed) + "}" if changed else "")
+
+    def __str__(self) -> str:
+        return self.spec()
+
+
+_PASSES: dict[str, type[Pass]] = {}
+P = TypeVar("P", bound=type[Pass])
+
+
+def register_pass(name: str) -> Callable[[P], P]:
+    """Class decorator: make the pass available by ``name`` in pipelines and ``mlc passes``."""
+
+    def wrap(cls: P) -> P:
+        if not dataclasses.is_dataclass(cls):
+            cls = dataclasses.dataclass(cls)  # type: ignore[assignment]
+        if name in _PASSES and _PASSES[name] is not cls:
+            raise ValueError(f"pass {name} registered twice")
+        cls.name = name
+        _PASSES[name] = cls
+        return cls
+
+    return wrap
+
+
+def all_passes() -> dict[str, type[Pass]]:
+    _ensure_loaded()
+    return dict(sorted(_PASSES.items()))
+
+
+def get_pass(name: str) -> type[Pass]:
+    _ensure_loaded()
+    if name not in _PASSES:
+        raise PassError(f"unknown pass {name!r}", hint="known passes: " + ", ".join(sorted(_PASSES)))
+    return _PASSES[name]
+
+
+def _ensure_loaded() -> None:
+    import mlc.passes  # noqa: F401  (importing the package registers the built-in passes)
+
+
+def option_name(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
+def format_option(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_option(cls: type[Pass], field: dataclasses.Field, text: str) -> Any:
+    """Convert ``text`` to the field's declared type (bool, int, float or str)."""
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "str")
+    try:
+        if kind == "bool":
+            lowered = text.strip().lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise PassError(f"option {option_name(field.name)} of pass {cls.name} takes {kind} values, "
+                        f"not {text!r}") from None
+    return text
+
+
+def make_pass(name: str, options: dict[str, str] | None = None) -> Pass:
+    """Instantiate pass ``name`` with options given as strings (CLI spelling, dashes allowed)."""
+    cls = get_pass(name)
+    fields = {option_name(f.name): f for f in cls.options()}
+    kwargs: dict[str, Any] = {}
+    for key, text in (options or {}).items():
+        field = fields.get(option_name(key))
+        if field is None:
+            known = ", ".join(f"{n} (default {format_option(f.default)})" for n, f in fields.items()
+                              if f.default is not dataclasses.MISSING) or "none"
+            raise PassError(f"pass {name} has no option {key!r}", hint=f"its options: {known}")
+        kwargs[field.name] = parse_option(cls, field, text)
+    return cls(**kwargs)
