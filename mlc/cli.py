@@ -1,4 +1,4 @@
-"""The ``mlc`` command line: import, show, run, compare and ops.
+"""The ``mlc`` command line: import, show, opt, passes, run, compare and ops.
 
 Every command that reports numbers takes ``--json`` and then prints exactly one JSON document on
 stdout; progress goes to stderr (a spinner, only when stderr is a terminal). User mistakes surface
@@ -71,6 +71,44 @@ def _json_option(fn: Callable) -> Callable:
                         help="Print one JSON document on stdout.")(fn)
 
 
+def _pipeline_options(fn: Callable) -> Callable:
+    """-p PIPELINE, -O LEVEL (``-O2`` as written) and --load-pass, shared by opt and show."""
+    fn = click.option("--load-pass", "plugins", multiple=True, metavar="PLUGIN.py",
+                      help="Import a Python file whose @register_pass passes can then be named "
+                           "in -p (repeatable).")(fn)
+    fn = click.option("-O", "level", type=click.Choice(["0", "1", "2", "3"]), default=None,
+                      metavar="LEVEL", help="Run the -O0..-O3 pipeline (see `mlc passes`).")(fn)
+    return click.option("-p", "--pipeline", default=None, metavar="PIPELINE",
+                        help="Passes to run, e.g. 'simplify,fuse{max-group=8}', or a level: "
+                             "O2.")(fn)
+
+
+def _load_plugins(plugins: Sequence[str]) -> None:
+    from mlc.passes.plugins import load_pass_plugin
+
+    for plugin in plugins:
+        load_pass_plugin(plugin)
+
+
+def _pipeline(pipeline: str | None, level: str | None, *, required: bool):
+    """(label, passes) from -p / -O; None when neither was given and none is required."""
+    from mlc.passes import PIPELINES, parse_pipeline
+
+    if pipeline is not None and level is not None:
+        raise click.UsageError("give either -p PIPELINE or -O LEVEL, not both")
+    if pipeline is None and level is None:
+        if required:
+            raise click.UsageError("give the passes to run: -p PIPELINE or a level -O0..-O3")
+        return None
+    if level is not None:
+        return f"-O{level}", parse_pipeline(f"O{level}")
+    passes = parse_pipeline(pipeline)
+    label = pipeline.strip()
+    if label.lstrip("-") in PIPELINES:  # -p O2 is labelled as -O2 would be
+        label = "-" + label.lstrip("-")
+    return label, passes
+
+
 class _Progress:
     """Progress text on stderr as a transient spinner, shown only when stderr is a terminal so
     logs, pipes and --json consumers never see it."""
@@ -128,7 +166,8 @@ def _json_scalar(x: Any) -> Any:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(mlc.__version__, "--version", "-V", prog_name="mlc")
 def cli() -> None:
-    """mlc: import ONNX models, inspect them, run them and compare them with onnxruntime."""
+    """mlc: import ONNX models, inspect and optimise them, run them and compare them with
+    onnxruntime."""
 
 
 def main() -> None:
@@ -190,27 +229,181 @@ def save_atomically(graph: mlc.Graph, output: str) -> list[str]:
 @cli.command()
 @click.argument("model")
 @_shape_option
+@_pipeline_options
 @click.option("--stats", is_flag=True, help="Print op counts, parameters, MACs and activation "
                                             "memory instead of the IR.")
 @_json_option
-def show(model: str, shapes: Sequence[str], stats: bool, as_json: bool) -> None:
-    """Print MODEL as textual IR, or its statistics (--json implies --stats)."""
+def show(model: str, shapes: Sequence[str], pipeline: str | None, level: str | None,
+         plugins: Sequence[str], stats: bool, as_json: bool) -> None:
+    """Print MODEL as textual IR, or its statistics (--json implies --stats).
+
+    With -O LEVEL or -p PIPELINE the passes run first: the IR and --json report the optimised
+    graph, and the --stats table shows "as imported" and the optimised graph side by side.
+    """
     from mlc.stats import graph_stats, render_table
 
+    _load_plugins(plugins)
+    chosen = _pipeline(pipeline, level, required=False)
     with _Progress() as progress:
         progress(f"loading {model}")
         graph = _model(model, shapes).graph
+        columns = [("as imported", graph_stats(graph))] if stats and not as_json else []
+        if chosen is not None:
+            from mlc.passes import PassManager
+
+            progress(f"running {chosen[0]}")
+            PassManager(chosen[1]).run(graph)
     if not (stats or as_json):
         from mlc.text import print_graph
 
         click.echo(print_graph(graph).rstrip("\n"))
         return
-    # Optimisation levels plug in here: one (label, stats) column per -O pipeline applied.
-    columns = [("as imported", graph_stats(graph))]
     if as_json:
-        _echo_json(columns[0][1])
+        _echo_json(graph_stats(graph))
+        return
+    if chosen is not None:
+        columns.append((chosen[0], graph_stats(graph)))
+    _stdout_console().print(render_table(columns, title=f"@{graph.name}"))
+
+
+# -- mlc opt -----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("model")
+@_pipeline_options
+@click.option("-o", "--output", default=None, metavar="OUT.mlc|OUT.onnx",
+              help="Write the optimised graph (textual IR or ONNX); without it, print the IR.")
+@click.option("--print-ir-after-all", is_flag=True,
+              help="Print the IR after every pass (on stderr).")
+@click.option("--dump-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Write DIR/000-input.mlc, DIR/001-<pass>.mlc, ... after every pass.")
+@click.option("--check-numerics", is_flag=True,
+              help="Run the interpreter after every pass and fail at the first pass that moves "
+                   "the outputs beyond --rtol/--atol, naming the first node that differs.")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+              help="Relative tolerance of --check-numerics.")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-5, show_default=True,
+              help="Absolute tolerance of --check-numerics.")
+@click.option("--time-passes", is_flag=True, help="Print the seconds each pass took (on stderr).")
+@_shape_option
+@_input_options
+def opt(model: str, pipeline: str | None, level: str | None, plugins: Sequence[str],
+        output: str | None, print_ir_after_all: bool, dump_dir: str | None, check_numerics: bool,
+        rtol: float, atol: float, time_passes: bool, shapes: Sequence[str], inputs: Sequence[str],
+        seed: int) -> None:
+    """Run a pass pipeline on MODEL and write (or print) the optimised graph.
+
+    \b
+    mlc opt model.onnx -O2 -o model.opt.mlc
+    mlc opt model.onnx -p 'simplify,dce' --print-ir-after-all
+    mlc opt model.onnx -p my-pass --load-pass my_pass.py --check-numerics
+
+    Nothing is written when a pass fails verification or --check-numerics (exit status 1).
+    """
+    from mlc.passes import PassManager
+    from mlc.passes.instruments import CheckNumerics, DumpIR, PrintAfterAll, Timing
+
+    if output is not None:
+        _check_output(output)
+    _load_plugins(plugins)
+    label, passes = _pipeline(pipeline, level, required=True)
+    given = parse_input_specs(inputs)
+    timing = Timing()
+    instruments: list = [timing] if time_passes else []
+    if print_ir_after_all:
+        instruments.append(PrintAfterAll())  # stderr: stdout stays the result
+    if dump_dir:
+        instruments.append(DumpIR(dump_dir))
+    numerics = CheckNumerics(given, rtol=rtol, atol=atol, seed=seed) if check_numerics else None
+    if numerics is not None:
+        instruments.append(numerics)  # last: the IR of a failing pass is still printed and dumped
+    with _Progress() as progress:
+        progress(f"loading {model}")
+        graph = _model(model, shapes).graph
+        before = len(graph.nodes)
+        progress(f"running {label}")
+        try:
+            PassManager(passes, instruments=instruments).run(graph)
+        finally:
+            if time_passes:
+                _stderr_console().print(_timing_table(timing, label))
+        if output is not None:
+            progress(f"writing {output}")
+            written = save_atomically(graph, output)
+    if numerics is not None:
+        click.echo(f"check-numerics: the outputs stayed within rtol {rtol:g}, atol {atol:g} "
+                   f"through all {numerics.checked} pass(es)", err=True)
+    if output is None:
+        from mlc.text import print_graph
+
+        click.echo(print_graph(graph).rstrip("\n"))
     else:
-        _stdout_console().print(render_table(columns, title=f"@{graph.name}"))
+        click.echo(f"wrote {', '.join(written)} ({before} -> {len(graph.nodes)} nodes, {label})")
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+
+def _timing_table(timing, label: str):
+    from rich.table import Table
+
+    total = timing.total
+    table = Table(title=f"pass timing, {label}", caption="seconds include verify-each")
+    for column in ("#", "pass", "changed", "seconds", "%"):
+        table.add_column(column, justify="left" if column in ("pass", "changed") else "right")
+    for row in timing.report():
+        share = 100.0 * row.seconds / total if total > 0 else 0.0
+        table.add_row(str(row.index), row.spec, "yes" if row.changed else "no",
+                      f"{row.seconds:.4f}", f"{share:.1f}")
+    table.add_row("", "total", "", f"{total:.4f}", "100.0" if timing.rows else "")
+    return table
+
+
+# -- mlc passes --------------------------------------------------------------------------------
+
+@cli.command("passes")
+@click.option("--load-pass", "plugins", multiple=True, metavar="PLUGIN.py",
+              help="Also list the passes a plugin file registers (repeatable).")
+@_json_option
+def passes_cmd(plugins: Sequence[str], as_json: bool) -> None:
+    """List the registered passes (name{options=defaults}, summary) and the -O levels."""
+    from mlc.passes import PIPELINES, all_passes
+
+    _load_plugins(plugins)
+    rows = [(name, _option_defaults(cls), cls.summary()) for name, cls in all_passes().items()]
+    if as_json:
+        _echo_json({"passes": [{"name": n, "options": o, "summary": s} for n, o, s in rows],
+                    "levels": {f"-{k}": v for k, v in PIPELINES.items()}})
+        return
+    heads = [name + ("{" + ",".join(f"{k}={v}" for k, v in opts.items()) + "}" if opts else "")
+             for name, opts, _ in rows]
+    width = max((len(h) for h in heads), default=0)
+    for head, (_, _, summary) in zip(heads, rows):
+        click.echo(f"{head:<{width}}  {summary}".rstrip())
+    click.echo("")
+    for key, text in PIPELINES.items():
+        click.echo(f"-{key}  {text or '(no passes)'}")
+
+
+def _option_defaults(cls) -> dict[str, str]:
+    """A pass's options in CLI spelling with their defaults as a pipeline would write them."""
+    import dataclasses
+
+    from mlc.passes.base import format_option, option_name
+
+    options = {}
+    for field in cls.options():
+        if field.default is not dataclasses.MISSING:
+            default = format_option(field.default)
+        elif field.default_factory is not dataclasses.MISSING:
+            default = format_option(field.default_factory())
+        else:
+            default = "?"
+        options[option_name(field.name)] = default
+    return options
 
 
 # -- mlc run -----------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def register_pass(name: str) -> Callable[[P], P]:
     """Class decorator: make the pass available by ``name`` in pipelines and ``mlc passes``."""
 
     def wrap(cls: P) -> P:
-        if not dataclasses.is_dataclass(cls):
+        if "__dataclass_fields__" not in cls.__dict__:  # a subclass of a dataclass pass, too
             cls = dataclasses.dataclass(cls)  # type: ignore[assignment]
         if name in _PASSES and _PASSES[name] is not cls:
             raise ValueError(f"pass {name} registered twice")

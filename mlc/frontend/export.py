@@ -90,7 +90,7 @@ class _Emitter:
     def const(self, array, base: str = "c") -> str:
         """Add an initializer and return its name."""
         name = self.fresh(base)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(numpy_helper.from_array(np.asarray(array, order="C"), name))
         return name
 
     def ints(self, values: Sequence[int], base: str) -> str:
@@ -211,6 +211,11 @@ def _hard_swish(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> No
     else:
         gate = em.node("HardSigmoid", ins, alpha=1.0 / 6.0, beta=0.5)
         em.node("Mul", [ins[0], *gate], outs)
+
+
+@_exporter("silu")
+def _silu(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
+    em.node("Mul", [ins[0], *em.node("Sigmoid", ins)], outs)  # ONNX has no SiLU before Swish-24
 
 
 @_exporter("gelu")
@@ -378,7 +383,7 @@ def _value_info(name: str, value: Value) -> onnx.ValueInfoProto:
 def _emit_constants(em: _Emitter, graph: Graph) -> None:
     for value in graph.constants.values():
         name = em.bind(value, em.fresh(value.name))
-        em.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value.const), name))
+        em.initializers.append(numpy_helper.from_array(np.asarray(value.const, order="C"), name))
 
 
 def _emit_nodes(em: _Emitter, graph: Graph) -> None:

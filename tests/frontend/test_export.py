@@ -72,7 +72,8 @@ def unary(op: str, low=-2.0, high=2.0, **attrs):
     return build
 
 
-for _op in ["relu", "sigmoid", "tanh", "erf", "exp", "neg", "abs", "identity", "hard_swish"]:
+for _op in ["relu", "sigmoid", "tanh", "erf", "exp", "neg", "abs", "identity", "hard_swish",
+            "silu"]:
     case(_op)(unary(_op))
 for _op in ["sqrt", "log", "reciprocal"]:
     case(_op)(unary(_op, low=0.1, high=3.0))
@@ -580,3 +581,11 @@ def test_zoo_model_round_trip(name):
 @pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_light_model_round_trip(name):
     check_round_trip(light_model_path(name))
+
+
+def test_scalar_constants_stay_0d():
+    b = GraphBuilder()
+    x = b.input("x", (2,))
+    b.outputs(b.mul(x, b.const(np.float32(2.0), name="two")))
+    (init,) = to_onnx(b.graph).graph.initializer
+    assert list(init.dims) == []
