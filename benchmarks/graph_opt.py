@@ -109,7 +109,10 @@ def print_table(rows: list[dict]) -> None:
         table.add_column(heading, justify="left" if key == "model" else "right")
     for row in rows:
         table.add_row(*(str(row[key]) for key, _ in COLUMNS))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped into a file or CI log: do not squeeze into 80 columns
+        console = Console(width=200)
+    console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

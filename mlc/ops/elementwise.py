@@ -158,6 +158,14 @@ def hard_swish(x):
     return _like(v * np.clip(v / 6.0 + 0.5, 0.0, 1.0), x)
 
 
+@register("silu", inputs=["x"], fusion=E, infer=_unary("silu", _is_float))
+def silu(x):
+    """x · sigmoid(x) (SiLU, Swish-1). No ONNX op imports as it: canonicalize recognises
+    x·sigmoid(x), and export writes it back as Sigmoid + Mul."""
+    v = _wide(x)
+    return _like(v * np.exp(-np.logaddexp(0.0, -v)), x)
+
+
 def _gelu_infer(x: TensorType, *, approximate: str) -> TensorType:
     if approximate not in ("none", "tanh"):
         raise OpError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")

@@ -333,3 +333,34 @@ def test_broadcasting_agrees_with_numpy_and_onnxruntime(shapes, op):
     onnx_op = {"add": "Add", "sub": "Sub", "mul": "Mul", "max": "Max", "less": "Less"}[op]
     (theirs,) = run_onnx_node(onnx_op, {"a": a, "b": b}, {}, opset=13)
     assert_matches(ours, theirs)
+
+
+def test_silu_matches_onnxruntime_sigmoid_mul():
+    # ONNX has no SiLU op (Swish arrives in opset 24): the yardstick is x·Sigmoid(x), which is
+    # also exactly what the exporter writes for silu, so this checks the kernel and the export.
+    import onnxruntime as ort
+
+    from mlc.frontend.export import to_onnx
+    from mlc.ir import GraphBuilder
+
+    x = randn(3, 4, 5, scale=10)
+    b = GraphBuilder("silu")
+    b.outputs(b.silu(b.input("x", x.shape)))
+    model = to_onnx(b.graph)
+    assert [n.op_type for n in model.graph.node] == ["Sigmoid", "Mul"]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (theirs,) = session.run(None, {"x": x})
+    (ours,) = run_core_op("silu", [x])
+    assert_matches(ours, theirs)
+    assert get_op("silu").fusion is FusionKind.ELEMWISE
+
+
+def test_silu_keeps_dtype_and_tails():
+    x = np.array([-1000.0, -20.0, 0.0, 20.0, 1000.0], np.float64)
+    with np.errstate(over="raise", invalid="raise"):
+        (ours,) = run_core_op("silu", [x])
+    with np.errstate(over="ignore"):
+        expected = x / (1 + np.exp(-x))  # exp overflows to inf for x = -1000: the result is -0
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=0)
+    (half,) = run_core_op("silu", [x.astype(np.float16)])
+    assert half.dtype == np.float16
