@@ -360,7 +360,7 @@ def test_reshape_mismatch_names_the_node() -> None:
 def test_zoo_transformer_with_symbolic_dims_folds_its_shape_arithmetic() -> None:
     """The zoo's tiny transformer splits and merges attention heads with Shape → Gather →
     Unsqueeze → Concat → Reshape. With its input made symbolic, --shape must make it static."""
-    from tests.conftest import zoo_model_path
+    from mlc.testing.models import zoo_model_path
 
     path = zoo_model_path("tiny_transformer")
     if not path.exists():

@@ -15,7 +15,7 @@ from onnx import numpy_helper
 
 from mlc import interp
 from mlc.frontend import load_onnx
-from tests.conftest import LIGHT_MODELS, light_model_path
+from mlc.testing.models import LIGHT_MODELS, light_model_path
 
 # rtol as the onnx backend test declares per model (onnx/backend/test/case/model/__init__.py)
 RTOL = {"densenet121": 2e-3}

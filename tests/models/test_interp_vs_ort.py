@@ -11,26 +11,16 @@ import onnxruntime as ort
 import pytest
 
 import mlc
+from mlc.inputs import make_feeds
 from mlc.interp import run
 from mlc.testing.models import LIGHT_MODELS, ZOO_MODELS, light_model_path, zoo_model_path
 
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def seeded_feeds(graph, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for value in graph.inputs:
-        if value.dtype.is_float:
-            feeds[value.name] = rng.standard_normal(value.shape).astype(value.dtype.numpy)
-        else:
-            feeds[value.name] = rng.integers(0, 10, value.shape).astype(value.dtype.numpy)
-    return feeds
-
-
 def check_against_ort(path) -> float:
     graph = mlc.load(path)
-    feeds = seeded_feeds(graph)
+    feeds = make_feeds(graph)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -15,6 +15,7 @@ import onnxruntime as ort
 import pytest
 
 import mlc
+from mlc.inputs import make_feeds
 from mlc.interp import run
 from mlc.ir import Graph
 from mlc.ir.graph import Node
@@ -27,17 +28,6 @@ RTOL, ATOL = 1e-4, 1e-5
 GONE = {"batch_norm", "dropout", "identity"}
 ANCHORS = {"conv2d", "conv2d_transpose", "matmul", "gemm"}
 EPILOGUE = {FusionKind.ELEMWISE, FusionKind.BROADCAST}
-
-
-def seeded_feeds(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for value in graph.inputs:
-        if value.dtype.is_float:
-            feeds[value.name] = rng.standard_normal(value.shape).astype(value.dtype.numpy)
-        else:
-            feeds[value.name] = rng.integers(0, 10, value.shape).astype(value.dtype.numpy)
-    return feeds
 
 
 def all_nodes(graph: Graph):
@@ -94,7 +84,7 @@ def check_o2(path: Path) -> None:
     assert not problems, f"{path.name}: " + "; ".join(problems)
     assert len(graph.nodes) < len(original.nodes), f"{path.name}: -O2 removed or fused nothing"
 
-    feeds = seeded_feeds(original)
+    feeds = make_feeds(original)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

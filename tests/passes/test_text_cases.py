@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlc.inputs import make_feeds
 from mlc.interp import run
 from mlc.passes import parse_pipeline, PassManager
 from mlc.text import parse_text, print_graph
@@ -70,25 +71,12 @@ def read_cases(path: Path) -> list[TextCase]:
 ALL_CASES = [case for path in sorted(CASES_DIR.glob("*.txt")) for case in read_cases(path)]
 
 
-def seeded_feeds(graph) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    feeds = {}
-    for value in graph.inputs:
-        if value.dtype.is_float:
-            feeds[value.name] = rng.standard_normal(value.shape).astype(value.dtype.numpy)
-        elif value.dtype.name == "bool":
-            feeds[value.name] = rng.integers(0, 2, value.shape).astype(bool)
-        else:
-            feeds[value.name] = rng.integers(0, 5, value.shape).astype(value.dtype.numpy)
-    return feeds
-
-
 @pytest.mark.parametrize("case", ALL_CASES, ids=[c.id for c in ALL_CASES])
 def test_pass_text_case(case: TextCase):
     graph = parse_text(case.source, source=case.id)
     before = None
     if case.numerics:
-        feeds = seeded_feeds(graph)
+        feeds = make_feeds(graph)
         before = run(graph, feeds, as_list=True)
     PassManager(parse_pipeline(case.pipeline)).run(graph)
     expected = print_graph(parse_text(case.expected, source=case.id + " (expected)"))
