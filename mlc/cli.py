@@ -1,4 +1,4 @@
-"""The ``mlc`` command line: import, show, opt, passes, run, compare and ops.
+"""The ``mlc`` command line: import, show, opt, passes, plan, run, compare and ops.
 
 Every command that reports numbers takes ``--json`` and then prints exactly one JSON document on
 stdout; progress goes to stderr (a spinner, only when stderr is a terminal). User mistakes surface
@@ -404,6 +404,117 @@ def _option_defaults(cls) -> dict[str, str]:
             default = "?"
         options[option_name(field.name)] = default
     return options
+
+
+# -- mlc plan ----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("model")
+@_shape_option
+@_pipeline_options
+@click.option("--strategy", default="best", show_default=True, metavar="NAME",
+              help="naive, greedy-size, greedy-breadth, exact, or best (the smallest arena).")
+@click.option("--alignment", type=click.IntRange(min=1), default=None, metavar="BYTES",
+              help="Align every offset to BYTES (default: the target's, 64 for x86).")
+@click.option("--target", "target", default=None, metavar="TARGET",
+              help="Take the alignment from a target: x86, cortex-m0plus, cortex-m4, cortex-m7, "
+                   "cortex-m33.")
+@click.option("--include-io", is_flag=True,
+              help="Plan the graph's inputs and outputs into the arena too.")
+@click.option("--reorder", is_flag=True,
+              help="Try reordering independent nodes; kept only when it lowers the peak.")
+@click.option("--no-inplace", "no_inplace", is_flag=True,
+              help="Never let an elementwise op write over an input that dies there.")
+@click.option("--plot", default=None, metavar="PLAN.png",
+              help="Draw the plan: a rectangle per tensor (x = step, y = offset).")
+@_json_option
+def plan(model: str, shapes: Sequence[str], pipeline: str | None, level: str | None,
+         plugins: Sequence[str], strategy: str, alignment: int | None, target: str | None,
+         include_io: bool, reorder: bool, no_inplace: bool, plot: str | None,
+         as_json: bool) -> None:
+    """Plan every intermediate tensor of MODEL into one arena and report its size.
+
+    \b
+    mlc plan model.onnx -O2
+    mlc plan model.onnx -O2 --target cortex-m4 --json
+    mlc plan model.onnx -O2 --strategy greedy-size --plot plan.png
+
+    The table lists each strategy's arena beside the lower bound (the most bytes alive at any
+    one step) and the naive sum (no reuse); --json prints the plan itself.
+    """
+    from mlc.memory import ALIGNMENT, STRATEGIES, plan_memory
+
+    known = [*STRATEGIES, "best"] if "best" not in STRATEGIES else list(STRATEGIES)
+    if strategy not in known:
+        raise MlcError(f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(known)}")
+    align = _plan_alignment(alignment, target, ALIGNMENT)
+    if plot is not None:
+        from mlc.memory.plot import check_png_path
+
+        check_png_path(plot)
+    _load_plugins(plugins)
+    chosen = _pipeline(pipeline, level, required=False)
+    with _Progress() as progress:
+        progress(f"loading {model}")
+        graph = _model(model, shapes).graph
+        if chosen is not None:
+            from mlc.passes import PassManager
+
+            progress(f"running {chosen[0]}")
+            PassManager(chosen[1]).run(graph)
+        progress(f"planning ({strategy})")
+        result = plan_memory(graph, strategy=strategy, alignment=align, include_io=include_io,
+                             inplace=not no_inplace, reorder=reorder)
+        if plot is not None:
+            from mlc.memory.plot import plot_plan
+
+            progress(f"drawing {plot}")
+            label = f" {chosen[0]}" if chosen else ""
+            plot_plan(result, plot, title=f"{os.path.basename(model)}{label}: memory plan")
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        _stdout_console().print(_plan_table(result, os.path.basename(model), chosen))
+    if plot is not None:
+        click.echo(f"wrote {plot}", err=as_json)
+
+
+def _plan_alignment(alignment: int | None, target: str | None, table: dict[str, int]) -> int:
+    if alignment is not None and target is not None:
+        raise click.UsageError("give either --alignment BYTES or --target TARGET, not both")
+    if target is not None:
+        if target not in table:
+            raise MlcError(f"unknown target {target!r} for memory planning",
+                           hint=f"choose one of {', '.join(table)}")
+        return table[target]
+    if alignment is not None and alignment & (alignment - 1):
+        raise MlcError(f"alignment {alignment} is not a power of two", hint="e.g. 8, 16 or 64")
+    return alignment if alignment is not None else table["x86"]
+
+
+def _plan_table(result, model: str, chosen):
+    from rich.table import Table
+
+    lower = result.lower_bound
+    best = result.best()
+    table = Table(title=f"{model}{' ' + chosen[0] if chosen else ''}: arena per strategy",
+                  caption=f"{len(result.tensors)} tensors over {len(result.order)} steps, "
+                          f"alignment {result.alignment} B, graph inputs/outputs "
+                          f"{'in' if result.include_io else 'outside'} the arena; "
+                          f"the plan kept is {result.strategy}")
+    for column in ("", "bytes", "KiB", "× lower bound"):
+        table.add_column(column, justify="left" if not column else "right")
+
+    def row(name: str, nbytes: int, style: str = "") -> None:
+        ratio = f"{nbytes / lower:.3f}" if lower else "—"
+        table.add_row(name, f"{nbytes:,}", f"{nbytes / 1024:.1f}", ratio, style=style)
+
+    for name, nbytes in result.strategies.items():
+        row(name + (" (best)" if name == best else ""), nbytes, "bold" if name == best else "")
+    table.add_section()
+    row("naive sum", result.naive_sum)
+    row("lower bound", lower)
+    return table
 
 
 # -- mlc run -----------------------------------------------------------------------------------
