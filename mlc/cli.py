@@ -474,7 +474,12 @@ def plan(model: str, shapes: Sequence[str], pipeline: str | None, level: str | N
     if as_json:
         _echo_json(result.to_json())
     else:
-        _stdout_console().print(_plan_table(result, os.path.basename(model), chosen))
+        console = _stdout_console()
+        console.print(_plan_table(result, os.path.basename(model), chosen))
+        console.print(f"{len(result.tensors)} tensors over {len(result.order)} steps, alignment "
+                      f"{result.alignment} B, graph inputs/outputs "
+                      f"{'in' if result.include_io else 'outside'} the arena; the plan kept is "
+                      f"{result.strategy}", highlight=False)
     if plot is not None:
         click.echo(f"wrote {plot}", err=as_json)
 
@@ -498,10 +503,7 @@ def _plan_table(result, model: str, chosen):
     lower = result.lower_bound
     best = result.best()
     table = Table(title=f"{model}{' ' + chosen[0] if chosen else ''}: arena per strategy",
-                  caption=f"{len(result.tensors)} tensors over {len(result.order)} steps, "
-                          f"alignment {result.alignment} B, graph inputs/outputs "
-                          f"{'in' if result.include_io else 'outside'} the arena; "
-                          f"the plan kept is {result.strategy}")
+                  title_justify="left")
     for column in ("", "bytes", "KiB", "× lower bound"):
         table.add_column(column, justify="left" if not column else "right")
 

@@ -75,8 +75,18 @@ def _run_node(node: Node, args: list[np.ndarray | None]) -> list[np.ndarray]:
     return checked
 
 
-def run(graph: Graph, feeds: Mapping[str, np.ndarray], *, as_list: bool = False):
-    """Run ``graph`` on ``feeds`` (input name -> array); returns {output name: array} in order."""
+def run(graph: Graph, feeds: Mapping[str, np.ndarray], *, as_list: bool = False, plan=None):
+    """Run ``graph`` on ``feeds`` (input name -> array); returns {output name: array} in order.
+
+    With a ``plan`` (an mlc.memory.MemoryPlan of this graph) every planned value lives in one
+    arena buffer, in the plan's order: the executable check that a plan never lets two live
+    tensors share bytes (see mlc.memory.planned).
+    """
+    if plan is not None:
+        from mlc.memory.planned import run_planned
+
+        results = run_planned(graph, feeds, plan, _check_feeds, _run_node)
+        return results if as_list else {v.name: r for v, r in zip(graph.outputs, results)}
     return _execute(graph, feeds, as_list=as_list, trace=None)
 
 
