@@ -10,7 +10,7 @@ JOBS ?= 2
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,tvm]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -64,9 +64,6 @@ def test_the_levels_are_named_in_one_place():
 
 @pytest.mark.parametrize("level", ["O1", "O2", "O3"])
 def test_a_level_is_its_pipeline_string(level):
-    missing = sorted({n.split("{")[0] for n in PIPELINES[level].split(",")} - set(all_passes()))
-    if missing:
-        pytest.skip(f"passes of -{level} not registered yet: {', '.join(missing)}")
     expected = PIPELINES[level]
     assert pipeline_string(parse_pipeline(level)) == expected
     assert pipeline_string(parse_pipeline("-" + level)) == expected
