@@ -108,7 +108,9 @@ def _itemsize(tensor: TensorProto) -> int | None:
 def load_external_data(model: onnx.ModelProto, base_dir: str | None, origin: str = "<model>") -> None:
     """Check every tensor's declared size and fill external data into ``raw_data`` in place.
 
-    Every location is validated before anything is read (see the module docstring)."""
+    Every location of every tensor is validated before any external byte is read (see the module
+    docstring): one unsafe reference rejects the model without touching the others' files."""
+    pending: list[tuple[TensorProto, str, dict[str, str], int]] = []
     for tensor in iter_tensors(model.graph):
         numel = declared_numel(tensor, origin)
         if tensor.data_location != TensorProto.EXTERNAL:
@@ -119,8 +121,9 @@ def load_external_data(model: onnx.ModelProto, base_dir: str | None, origin: str
                                  "file, but the model's folder is unknown",
                                  hint="load the model from its file, or pass base_dir")
         path = safe_external_path(base_dir, info.get("location", ""), tensor.name, origin)
-        data = _read_range(path, info, tensor, numel, origin)
-        tensor.raw_data = data
+        pending.append((tensor, path, info, numel))
+    for tensor, path, info, numel in pending:
+        tensor.raw_data = _read_range(path, info, tensor, numel, origin)
         del tensor.external_data[:]
         tensor.data_location = TensorProto.DEFAULT
 

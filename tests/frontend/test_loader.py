@@ -228,3 +228,15 @@ def test_length_disagreeing_with_dims_refused(layout, opened) -> None:
 def test_external_folder_refused(layout, opened) -> None:
     (layout["models"] / "data").mkdir()
     _refused(layout, opened, "data", "not a regular file")
+
+
+def test_no_external_file_is_read_when_any_reference_is_unsafe(layout, opened) -> None:
+    """The safe tensor comes first, the escaping one second: nothing external is opened at all."""
+    model = small_model(external_weight("weights.bin"))
+    bad = external_weight("../outside/secret.bin")
+    bad.name = "w2"
+    model.graph.initializer.append(bad)
+    path = save(model, layout["models"] / "m.onnx")
+    with pytest.raises(ModelLoadError, match="'..'"):
+        load_onnx(path)
+    assert not [p for p in opened if p.endswith(".bin")]
