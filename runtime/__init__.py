@@ -6,19 +6,21 @@
 - ``model``: ``Model(path, shapes)``, the model file loaded lazily into the forms targets need.
 - ``bench``: warm-up + timed runs, median and p90.
 - ``compare``: every target against onnxruntime on the same feeds.
-
-Design note for compiled artifacts (not written yet, deliberately not stubbed): ``mlc compile``
-will write an artifact directory (``manifest.json`` + files), and ``mlc.runtime.load(dir)`` will
-read the manifest and return an ``Executable`` with ``run(feeds)`` and
-``benchmark(feeds, warmup, repeat, threads)``. Compiled targets then implement ``prepare`` as
-"compile into a temporary artifact dir, then ``load`` it", so ``compare`` measures exactly what a
-user deploys and ``compile_s`` is the compile step alone; the Executable's runner is the same
-``Runner`` interface the in-process targets use here.
+- ``artifact``: the artifact directory (``manifest.json`` + files) that ``mlc compile`` writes:
+  ``Manifest``, ``ArtifactWriter`` (atomic), ``read_manifest`` (validating).
+- ``loader``: ``load(dir)`` -> an ``Executable`` (a ``Runner``) with ``run(feeds)`` and
+  ``benchmark(feeds, warmup, repeat, threads)``; llvm and c artifacts go through the C ABI of
+  ``runtime/c/mlc_runtime.h``. A compiled target's ``prepare`` is "compile into an artifact dir,
+  then ``load`` it", so ``compare`` measures exactly what a user deploys.
+- ``c``: the C runtime (thread pool, timer) and ``build_shared_library``.
 """
 
 from __future__ import annotations
 
+from .artifact import (ArtifactError, ArtifactWriter, Manifest, TensorSpec,  # noqa: F401
+                       read_manifest)
 from .compare import CompareReport, TargetResult, agreement, compare  # noqa: F401
+from .loader import Executable, ExecutionError, FeedError, load  # noqa: F401
 from .model import Model  # noqa: F401
 from .targets import (Runner, Target, TargetError, get_target, register_target,  # noqa: F401
                       target_names)

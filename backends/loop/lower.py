@@ -1,0 +1,240 @@
+"""Lowering: a graph node, or a ``fused`` node's whole group, to one loop-IR Kernel.
+
+The group is lowered pull-style from its output. ``_Group.load(value, idx)`` asks for one element
+of a value: a value from outside the group is a Load from a kernel parameter; a value made inside
+is the producing op's compute expression at that index, so elementwise and injective producers
+inline into their consumer's loads and the group becomes one loop nest over its output.
+
+A group with a reduction anchor (reduce_*, softmax) is the anchor's own loop nest; the elementwise
+ops after it run inside the anchor's ``store`` callback on the finished value (the epilogue), and
+those before it inline into its loads. When the epilogue reads the anchor at another index (it
+broadcasts the reduced value, e.g. ``x - reduce_max(x)``), the anchor is first written to a
+scratch buffer and a second loop nest computes the epilogue from it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from mlc.errors import MlcError
+from mlc.ir.dtypes import DType
+from mlc.ir.graph import Node, Value
+from mlc.ops import get_op
+from mlc.ops.registry import FusionKind
+
+from . import ir
+from .ir import Allocate, Buffer, Expr, For, Kernel, Stmt, Store
+from .ops import COMPUTE, REDUCE, has_lowering
+
+Schedule = Callable[[Kernel], Kernel]
+
+
+class LoweringError(MlcError):
+    """A node (or an op inside a fused node) has no loop-IR lowering yet."""
+
+
+def lower_node(node: Node, *, schedule: Schedule | None = None) -> Kernel:
+    """The kernel computing ``node`` (a plain node or a ``fused`` group).
+
+    Parameters are the node's distinct non-scalar inputs (kind input, or const for constants,
+    named after the values) then its outputs (kind output); one-element constants are inlined.
+    ``schedule`` is the hook where schedules plug in: a function from the plain serial kernel to
+    the scheduled one (tiled, vectorized, parallel, unrolled); a schedule changes how the loops
+    run, never what they compute, so ``evaluate`` checks it against the unscheduled kernel.
+    """
+    if node.body is not None:
+        body = node.body
+        nodes = list(body.nodes)
+        outer = {id(inner): value for inner, value in zip(body.inputs, node.inputs)}
+        outputs = list(zip(body.outputs, node.outputs))
+    else:
+        nodes = [node]
+        outer = {id(v): v for v in node.inputs if v is not None}
+        outputs = [(v, v) for v in node.outputs]
+    missing = sorted({n.op for n in nodes if not has_lowering(n.op)})
+    if missing:
+        where = f" (in fused node %{node.outputs[0].name})" if node.body is not None else ""
+        raise LoweringError(f"no loop-IR lowering for {', '.join(missing)} yet{where}",
+                            hint="conv2d, matmul, pools, norms and resize are lowered with their "
+                                 "schedules; run the ref target meanwhile")
+    kernel = _Group(f"{node.op}_{node.outputs[0].name}", nodes, outer, outputs).build()
+    return schedule(kernel) if schedule is not None else kernel
+
+
+def kernel_args(node: Node, feeds: dict[str, object] | None = None) -> dict[str, object]:
+    """Arrays for a kernel's input parameters: constants from the graph, the rest from ``feeds``
+    (value name → array). What a test or a backend binds before running the kernel."""
+    args = dict(feeds or {})
+    readers = [node] + (list(node.body.nodes) if node.body is not None else [])
+    for reader in readers:
+        for value in reader.inputs:
+            if value is not None and value.is_const:
+                args[value.name] = value.const
+    return args
+
+
+class _Fallback(Exception):
+    """The epilogue reads the anchor at an index other than the one being stored."""
+
+
+class _Group:
+    def __init__(self, name: str, nodes: Sequence[Node], outer: dict[int, Value],
+                 outputs: list[tuple[Value, Value]]):
+        self.name = name
+        self.members = {id(n) for n in nodes}
+        self.nodes = nodes
+        self.outer = outer
+        self.outputs = outputs
+        self.params: dict[str, Buffer] = {}
+        self.scalars: dict[str, Expr] = {}
+        for value in outer.values():
+            self._bind(value)
+        self.out_buffers = [Buffer(o.name, o.dtype, o.shape, "output") for _, o in outputs]
+        self.owned: dict[str, bytes] = {}
+        self.counters: dict[str, int] = {}
+        self.cache: dict[tuple[int, tuple[Expr, ...]], Expr] = {}
+        self.anchor: Node | None = None
+        self.anchor_buffer: Buffer | None = None
+        self.override: tuple[tuple[Expr, ...], Expr] | None = None
+
+    def _bind(self, value: Value) -> Expr | Buffer:
+        """The parameter (or inlined scalar) for a value from outside the group."""
+        if value.name not in self.params and value.name not in self.scalars:
+            if value.is_const and value.const.size == 1:
+                self.scalars[value.name] = ir.const(value.const.reshape(-1)[0].item(), value.dtype)
+            else:
+                kind = "const" if value.is_const else "input"
+                self.params[value.name] = Buffer(value.name, value.dtype, value.shape, kind)
+        return self.scalars.get(value.name) or self.params[value.name]
+
+    # -- the API per-op lowerings use ---------------------------------------------------------
+    def constant(self, name: str, array: np.ndarray) -> Buffer:
+        """A const param holding ``array``, owned by the kernel (a table made from attributes)."""
+        array = np.ascontiguousarray(array)
+        while name in self.params or name in self.scalars:
+            if self.owned.get(name) == array.tobytes():
+                return self.params[name]  # the same table, asked for again
+            name += "_"
+        self.params[name] = Buffer(name, DType.from_numpy(array.dtype), array.shape, "const")
+        self.owned[name] = array.tobytes()
+        return self.params[name]
+
+    def var(self, prefix: str = "i") -> ir.Var:
+        n = self.counters.get(prefix, 0)
+        self.counters[prefix] = n + 1
+        return ir.Var(f"{prefix}{n}")
+
+    def local(self, prefix: str, dtype) -> ir.Var:
+        return ir.Var(self.var(prefix).name, dtype)
+
+    def loop(self, extent: int, body: Callable[[Expr], Stmt], prefix: str = "r") -> Stmt:
+        """``for v in 0..extent: body(v)``; an extent of 1 is no loop, just body(0)."""
+        if extent == 1:
+            return body(ir.const(0))
+        var = self.var(prefix)
+        return For(var, ir.const(0), ir.const(extent), body(var))
+
+    def loop_nest(self, shape: Sequence[int], body: Callable[[tuple[Expr, ...]], Stmt],
+                  prefix: str = "i") -> Stmt:
+        """Serial loops over every axis of ``shape`` (none for axes of extent 1)."""
+        index: list[Expr] = []
+        loops = []
+        for dim in shape:
+            if dim == 1:
+                index.append(ir.const(0))
+            else:
+                var = self.var(prefix)
+                loops.append((var, dim))
+                index.append(var)
+        stmt = body(tuple(index))
+        for var, dim in reversed(loops):
+            stmt = For(var, ir.const(0), ir.const(dim), stmt)
+        return stmt
+
+    def arg(self, node: Node, i: int, idx: tuple[Expr, ...]) -> Expr:
+        """Input ``i`` of ``node`` at output index ``idx``, numpy-broadcast to the output."""
+        value = node.inputs[i]
+        return self.load(value, ir.broadcast_index(value.shape, node.outputs[0].shape, idx))
+
+    def load(self, value: Value, idx: tuple[Expr, ...]) -> Expr:
+        """One element of ``value``: a parameter load, or its producer's inlined expression."""
+        if id(value) in self.outer or value.is_const:  # (a body may hold constants of its own)
+            source = self._bind(self.outer.get(id(value), value))
+            if isinstance(source, Expr):
+                return source
+            return ir.Load(source, ir.flat_index(value.shape, idx))
+        producer = value.producer
+        if producer is None or id(producer) not in self.members:
+            raise AssertionError(f"value {value.name} is neither a group input nor made inside")
+        if producer is self.anchor:
+            if self.anchor_buffer is not None:
+                return ir.Load(self.anchor_buffer, ir.flat_index(value.shape, idx))
+            if self.override is None or self.override[0] != tuple(idx):
+                raise _Fallback
+            return self.override[1]
+        key = (id(value), tuple(idx))
+        if key not in self.cache:
+            k = producer.outputs.index(value)
+            self.cache[key] = COMPUTE[producer.op](self, producer, k, tuple(idx))
+        return self.cache[key]
+
+    def load_flat(self, value: Value, flat: Expr) -> Expr:
+        """One element of ``value`` by row-major offset (reshape needs no index arithmetic when
+        its input is a parameter)."""
+        if id(value) in self.outer or value.is_const:
+            source = self._bind(self.outer.get(id(value), value))
+            return source if isinstance(source, Expr) else ir.Load(source, flat)
+        return self.load(value, ir.unravel(value.shape, flat))
+
+    # -- building -------------------------------------------------------------------------------
+    def build(self) -> Kernel:
+        anchors = [n for n in self.nodes if get_op(n.op).fusion is FusionKind.REDUCTION]
+        if len(anchors) > 1:
+            raise LoweringError(f"a fused group may hold one reduction, {self.name} has "
+                                f"{len(anchors)}: {', '.join(n.op for n in anchors)}")
+        if anchors:
+            body = self._anchored(anchors[0])
+        else:
+            body = ir.block(*(self.loop_nest(inner.shape, self._storer(buf, inner))
+                              for (inner, _), buf in zip(self.outputs, self.out_buffers)))
+        return Kernel(self.name, tuple(self.params.values()) + tuple(self.out_buffers), body,
+                      tuple(self.owned.items()))
+
+    def _storer(self, buffer: Buffer, value: Value) -> Callable[[tuple[Expr, ...]], Stmt]:
+        return lambda idx: Store(buffer, ir.flat_index(value.shape, idx), self.load(value, idx))
+
+    def _anchored(self, anchor: Node) -> Stmt:
+        if len(self.outputs) != 1 or len(anchor.outputs) != 1:
+            raise LoweringError(f"{self.name}: a group with a reduction must have one output")
+        self.anchor = anchor
+        inner, _ = self.outputs[0]
+        out = self.out_buffers[0]
+        reduce = REDUCE[anchor.op]
+        made = anchor.outputs[0]
+        if inner is made:
+            return reduce(self, anchor,
+                          lambda idx, v: Store(out, ir.flat_index(made.shape, idx), v))
+        if tuple(inner.shape) == tuple(made.shape):
+            try:
+                return reduce(self, anchor, lambda idx, v: Store(
+                    out, ir.flat_index(inner.shape, idx), self._epilogue(inner, idx, v)))
+            except _Fallback:
+                self.counters.clear()  # start the names afresh for the two-nest form
+        scratch = Buffer(f"{made.name}_tmp", made.dtype, made.shape, "scratch")
+        self.anchor_buffer = scratch
+        self.cache.clear()
+        fill = reduce(self, anchor,
+                      lambda idx, v: Store(scratch, ir.flat_index(made.shape, idx), v))
+        rest = self.loop_nest(inner.shape, self._storer(out, inner))
+        return Allocate(scratch, ir.block(fill, rest))
+
+    def _epilogue(self, inner: Value, idx: tuple[Expr, ...], value: Expr) -> Expr:
+        self.override = (tuple(idx), value)
+        self.cache.clear()
+        try:
+            return self.load(inner, idx)
+        finally:
+            self.override = None
+            self.cache.clear()

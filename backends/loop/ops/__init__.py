@@ -1,0 +1,55 @@
+"""Per-op lowerings, defined once each and looked up by op name.
+
+Two shapes of lowering, matching the two ways an op can sit in a fused loop nest:
+
+- ``@compute("relu", …)``: ``fn(ctx, node, k, idx) -> Expr`` gives output ``k`` of ``node`` at
+  the per-axis index ``idx`` as an expression of its inputs, read through ``ctx.arg``/``ctx.load``.
+  Elementwise, broadcast and injective ops are all of this form, which is what lets a producer
+  inline into its consumer's loads (TVM's compute_inline).
+- ``@reduction("softmax", …)``: ``fn(ctx, node, store) -> Stmt`` emits the whole loop nest of a
+  reduction anchor and calls ``store(idx, value)`` for each finished output element; the group's
+  elementwise epilogue is applied inside ``store``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+COMPUTE: dict[str, Callable] = {}
+REDUCE: dict[str, Callable] = {}
+
+
+@dataclass(frozen=True)
+class _Register:
+    table: dict
+    names: tuple[str, ...]
+
+    def __call__(self, fn: Callable) -> Callable:
+        for name in self.names:
+            if name in COMPUTE or name in REDUCE:
+                raise ValueError(f"loop lowering for {name} defined twice")
+            self.table[name] = fn
+        return fn
+
+
+def compute(*names: str) -> _Register:
+    return _Register(COMPUTE, names)
+
+
+def reduction(*names: str) -> _Register:
+    return _Register(REDUCE, names)
+
+
+def has_lowering(op: str) -> bool:
+    return op in COMPUTE or op in REDUCE
+
+
+def lowered_ops() -> list[str]:
+    return sorted(set(COMPUTE) | set(REDUCE))
+
+
+from . import elementwise, quant, reduce, shape  # noqa: E402,F401  (registers the lowerings)
+
+__all__ = ["COMPUTE", "REDUCE", "compute", "elementwise", "has_lowering", "lowered_ops", "quant",
+           "reduce", "reduction", "shape"]

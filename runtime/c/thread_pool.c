@@ -1,0 +1,204 @@
+/* thread_pool.c: a small fixed pool of pthreads behind mlc_parallel_for and mlc_num_threads.
+ *
+ * Why this shape: kernels parallelise one outer loop at a time, so the pool runs one job at a
+ * time, split into T contiguous blocks (the caller runs block 0, worker t runs block t). Static
+ * blocks keep each block's data in one core's cache and make the split deterministic. Idle
+ * workers sleep on a condition variable (no busy-wait), so a loaded model costs no CPU between
+ * runs. Define MLC_NO_THREADS (bare metal, Cortex-M) for a serial build with the same API.
+ */
+#if !defined(_GNU_SOURCE) && !defined(MLC_NO_THREADS)
+#define _GNU_SOURCE /* sysconf(_SC_NPROCESSORS_ONLN) */
+#endif
+
+#include "mlc_runtime.h"
+
+#ifdef MLC_NO_THREADS
+
+MLC_EXPORT int mlc_num_threads(int n) {
+    (void)n;
+    return 1;
+}
+
+void mlc_parallel_for(int64_t n, mlc_task_fn fn, void *ctx) {
+    int64_t i;
+    for (i = 0; i < n; ++i) fn(ctx, i);
+}
+
+#else
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define MLC_MAX_THREADS 1024
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define MLC_THREAD_LOCAL _Thread_local
+#else
+#define MLC_THREAD_LOCAL __thread
+#endif
+
+typedef struct {
+    pthread_mutex_t lock;  /* guards everything below */
+    pthread_cond_t wake;   /* workers wait here for a new generation (or stop) */
+    pthread_cond_t done;   /* the caller waits here for remaining == 0 */
+    pthread_t *workers;    /* size - 1 of them; worker k runs block k + 1 */
+    int size;              /* threads in use, caller included; 0 = not started yet */
+    int stop;
+    uint64_t generation;   /* bumped once per job */
+    uint64_t base;         /* generation when the current workers were created */
+    mlc_task_fn fn;        /* the current job */
+    void *ctx;
+    int64_t n;
+    int parts;             /* blocks in the current job: min(size, n) */
+    int remaining;         /* worker blocks not finished yet */
+} pool_t;
+
+static pool_t P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                   NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0};
+/* One job (or resize) at a time; held for a whole mlc_parallel_for. */
+static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Set while this thread runs a task: nested calls then run serially instead of deadlocking. */
+static MLC_THREAD_LOCAL int in_task = 0;
+
+static void run_block(mlc_task_fn fn, void *ctx, int64_t n, int part, int parts) {
+    int64_t begin = n / parts * part + (n % parts) * part / parts;
+    int64_t end = n / parts * (part + 1) + (n % parts) * (part + 1) / parts;
+    int64_t i;
+    for (i = begin; i < end; ++i) fn(ctx, i);
+}
+
+static void *worker_main(void *arg) {
+    int part = (int)(intptr_t)arg;
+    uint64_t seen;
+    in_task = 1; /* a worker only ever runs tasks */
+    pthread_mutex_lock(&P.lock);
+    seen = P.base;
+    for (;;) {
+        while (!P.stop && P.generation == seen) pthread_cond_wait(&P.wake, &P.lock);
+        if (P.stop) break;
+        seen = P.generation;
+        if (part < P.parts) {
+            mlc_task_fn fn = P.fn;
+            void *ctx = P.ctx;
+            int64_t n = P.n;
+            int parts = P.parts;
+            pthread_mutex_unlock(&P.lock);
+            run_block(fn, ctx, n, part, parts);
+            pthread_mutex_lock(&P.lock);
+            if (--P.remaining == 0) pthread_cond_signal(&P.done);
+        }
+    }
+    pthread_mutex_unlock(&P.lock);
+    return NULL;
+}
+
+/* Join all workers; submit_lock held, no job running. */
+static void stop_workers(void) {
+    int k;
+    if (P.size <= 1) {
+        free(P.workers);
+        P.workers = NULL;
+        return;
+    }
+    pthread_mutex_lock(&P.lock);
+    P.stop = 1;
+    pthread_cond_broadcast(&P.wake);
+    pthread_mutex_unlock(&P.lock);
+    for (k = 0; k < P.size - 1; ++k) pthread_join(P.workers[k], NULL);
+    free(P.workers);
+    P.workers = NULL;
+    pthread_mutex_lock(&P.lock);
+    P.stop = 0;
+    pthread_mutex_unlock(&P.lock);
+}
+
+/* Replace the workers with n - 1 new ones; submit_lock held, no job running. */
+static void resize(int n) {
+    int k, started = 0;
+    if (n < 1) n = 1;
+    if (n > MLC_MAX_THREADS) n = MLC_MAX_THREADS;
+    stop_workers();
+    P.base = P.generation;
+    if (n > 1) {
+        P.workers = (pthread_t *)malloc(sizeof(pthread_t) * (size_t)(n - 1));
+        if (P.workers != NULL) {
+            for (k = 0; k < n - 1; ++k) {
+                void *part = (void *)(intptr_t)(k + 1);
+                if (pthread_create(&P.workers[k], NULL, worker_main, part) != 0) break;
+                ++started;
+            }
+        }
+    }
+    P.size = started + 1;
+}
+
+static int default_threads(void) {
+    const char *env = getenv("MLC_NUM_THREADS");
+    long n = env != NULL ? strtol(env, NULL, 10) : 0;
+    if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    return n > MLC_MAX_THREADS ? MLC_MAX_THREADS : (int)n;
+}
+
+MLC_EXPORT int mlc_num_threads(int n) {
+    int size;
+    if (in_task) return P.size; /* a resize now would tear down the job we are part of */
+    pthread_mutex_lock(&submit_lock);
+    if (n > 0 && n != P.size) {
+        resize(n);
+    } else if (P.size == 0) {
+        resize(default_threads());
+    }
+    size = P.size;
+    pthread_mutex_unlock(&submit_lock);
+    return size;
+}
+
+void mlc_parallel_for(int64_t n, mlc_task_fn fn, void *ctx) {
+    int parts;
+    if (n <= 0) return;
+    if (in_task || n == 1) {
+        run_block(fn, ctx, n, 0, 1);
+        return;
+    }
+    pthread_mutex_lock(&submit_lock);
+    if (P.size == 0) resize(default_threads());
+    parts = (int64_t)P.size < n ? P.size : (int)n;
+    if (parts <= 1) {
+        pthread_mutex_unlock(&submit_lock);
+        in_task = 1;
+        run_block(fn, ctx, n, 0, 1);
+        in_task = 0;
+        return;
+    }
+    pthread_mutex_lock(&P.lock);
+    P.fn = fn;
+    P.ctx = ctx;
+    P.n = n;
+    P.parts = parts;
+    P.remaining = parts - 1;
+    P.generation++;
+    pthread_cond_broadcast(&P.wake);
+    pthread_mutex_unlock(&P.lock);
+
+    in_task = 1;
+    run_block(fn, ctx, n, 0, parts);
+    in_task = 0;
+
+    pthread_mutex_lock(&P.lock);
+    while (P.remaining > 0) pthread_cond_wait(&P.done, &P.lock);
+    pthread_mutex_unlock(&P.lock);
+    pthread_mutex_unlock(&submit_lock);
+}
+
+/* Join the workers when the library is unloaded (dlclose) or the process exits normally. */
+__attribute__((destructor)) static void pool_shutdown(void) {
+    if (in_task) return;
+    pthread_mutex_lock(&submit_lock);
+    stop_workers();
+    P.size = 0;
+    pthread_mutex_unlock(&submit_lock);
+}
+
+#endif /* MLC_NO_THREADS */
