@@ -26,7 +26,8 @@ import mlc
 from mlc.ir import Graph
 from mlc.passes import PassManager, parse_pipeline
 from mlc.passes.instruments import Timing
-from mlc.testing.models import LIGHT_MODELS, ZOO_MODELS, light_model_path, zoo_model_path
+from mlc.testing.bench import print_wide
+from mlc.testing.models import model_path, select_models
 
 GONE_AFTER_O2 = {"batch_norm", "dropout", "identity"}
 COLUMNS = [  # (row key, table heading)
@@ -42,10 +43,6 @@ COLUMNS = [  # (row key, table heading)
     ("O2_ms", "-O2 ms"),
     ("slowest", "slowest -O2 pass"),
 ]
-
-
-def model_path(name: str) -> Path:
-    return zoo_model_path(name) if name in ZOO_MODELS else light_model_path(name)
 
 
 def run_level(graph: Graph, level: str) -> tuple[Graph, float, list[tuple[str, float]]]:
@@ -101,7 +98,6 @@ def measure(name: str) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="Graph optimisation: node counts (top level; a fused group counts once)")
@@ -109,10 +105,7 @@ def print_table(rows: list[dict]) -> None:
         table.add_column(heading, justify="left" if key == "model" else "right")
     for row in rows:
         table.add_row(*(str(row[key]) for key, _ in COLUMNS))
-    console = Console()
-    if not console.is_terminal:  # piped into a file or CI log: do not squeeze into 80 columns
-        console = Console(width=200)
-    console.print(table)
+    print_wide(table, width=200)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,11 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON document (a list of rows)")
     parser.add_argument("--models", help="comma-separated model names (default: zoo and light models)")
     args = parser.parse_args(argv)
-    known = ZOO_MODELS + LIGHT_MODELS
-    names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else known
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    try:
+        names = select_models(args.models)
+    except ValueError as err:
+        parser.error(str(err))
     ort.set_default_logger_severity(3)  # its notes on unused initializers are not our output
     rows = [measure(name) for name in names]
     if args.json:

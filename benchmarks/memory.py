@@ -28,16 +28,13 @@ from pathlib import Path
 import mlc
 from mlc.memory import plan_memory
 from mlc.passes import PassManager, parse_pipeline
-from mlc.testing.models import LIGHT_MODELS, ZOO_MODELS, light_model_path, zoo_model_path
+from mlc.testing.bench import print_wide
+from mlc.testing.models import model_path, select_models
 
 NO_TVM = "n/a (install mlc[tvm])"
 TARGET_RATIO = 1.10
 _PLANNED = re.compile(r"With memory planning, there are \d+ constant-size memory allocation\(s\) "
                       r"with total size ([0-9.eE+-]+) GB")
-
-
-def model_path(name: str) -> Path:
-    return zoo_model_path(name) if name in ZOO_MODELS else light_model_path(name)
 
 
 def tvm_available() -> bool:
@@ -118,7 +115,6 @@ def kib(n: int) -> str:
 
 
 def print_table(rows: list[dict], alignment: int, include_io: bool) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     names = list(dict.fromkeys(s for row in rows for s in row["strategies"]))
@@ -141,10 +137,7 @@ def print_table(rows: list[dict], alignment: int, include_io: bool) -> None:
         table.add_row(row["model"], kib(row["naive_sum"]), kib(row["lower_bound"]), *cells,
                       row["best"], ratio, kib(row["outputs"]), tvm, tvm_ratio,
                       f"{row['plan_ms']:.0f}")
-    console = Console()
-    if not console.is_terminal:  # piped into a file or CI log: do not squeeze into 80 columns
-        console = Console(width=220)
-    console.print(table)
+    print_wide(table, width=220)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,11 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--include-io", action="store_true",
                         help="plan graph inputs and outputs into the arena too")
     args = parser.parse_args(argv)
-    known = ZOO_MODELS + LIGHT_MODELS
-    names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else known
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    try:
+        names = select_models(args.models)
+    except ValueError as err:
+        parser.error(str(err))
     with_tvm = not args.no_tvm and tvm_available()
     note = "skipped (--no-tvm)" if args.no_tvm else NO_TVM
     rows = []

@@ -25,3 +25,23 @@ def light_model_path(name: str) -> Path:
 
 def zoo_model_path(name: str) -> Path:
     return MODELS_DIR / f"{name}.onnx"
+
+
+ALL_MODELS = ZOO_MODELS + LIGHT_MODELS
+
+
+def model_path(name: str) -> Path:
+    """A zoo model or a light model, by its short name."""
+    return zoo_model_path(name) if name in ZOO_MODELS else light_model_path(name)
+
+
+def select_models(spec: str | None) -> list[str]:
+    """``"a,b"`` → those names (checked); None or "" → every zoo and light model.
+
+    Raises ValueError naming the unknown names and the known ones (benchmarks turn it into a
+    usage error)."""
+    names = [n.strip() for n in spec.split(",") if n.strip()] if spec else list(ALL_MODELS)
+    unknown = [n for n in names if n not in ALL_MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(ALL_MODELS)}")
+    return names
