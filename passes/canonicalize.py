@@ -38,7 +38,8 @@ def _is_float(value: Value) -> bool:
 
 
 def _as(array: np.ndarray, like: Value) -> np.ndarray:
-    return np.asarray(array).astype(like.dtype.numpy)
+    # C order here, so the graph's constant needs no second copy (a transposed 400 MB weight).
+    return np.asarray(array).astype(like.dtype.numpy, order="C")
 
 
 def _scaled(array: np.ndarray, factor: float) -> np.ndarray | None:
