@@ -266,6 +266,10 @@ def binary(op: str, a: ExprLike, b: ExprLike) -> Expr:
             return a
         if _is(a, 0):
             return b
+        if is_int and isinstance(b, Binary) and b.op == "mod":
+            merged = _merge_unravel(a, b)
+            if merged is not None:
+                return merged
         if isinstance(b, Const) and isinstance(a, Binary) and a.op == "add" and \
                 isinstance(a.b, Const) and is_int:
             return binary("add", a.a, binary("add", a.b, b))
@@ -296,6 +300,39 @@ def binary(op: str, a: ExprLike, b: ExprLike) -> Expr:
         if _is(b, False):
             return a
     return Binary(op, a, b)
+
+
+def _merge_unravel(a: Expr, b: Binary) -> Expr | None:
+    """Undo ``unravel`` inside ``flat_index``: ``(x//c)*c + x%c`` is ``x`` and
+    ``((x//c)%d)*c + x%c`` is ``x%(c*d)``, for the non-negative ``x`` that indices are. So a
+    loop over a flattened range that stores through per-axis indices keeps an index affine in
+    the loop variable, which is what a renderer needs to vectorize it."""
+    if not isinstance(b.b, Const):
+        return None
+    x, c = b.a, b.b.value
+
+    def combine(term: Expr) -> Expr | None:
+        if not (isinstance(term, Binary) and term.op == "mul" and _is(term.b, c)):
+            return None
+        inner = term.a
+        if isinstance(inner, Binary) and inner.op == "floordiv" and inner.a == x and \
+                _is(inner.b, c):
+            return x
+        if isinstance(inner, Binary) and inner.op == "mod" and isinstance(inner.b, Const):
+            quotient = inner.a
+            if isinstance(quotient, Binary) and quotient.op == "floordiv" and \
+                    quotient.a == x and _is(quotient.b, c):
+                return mod(x, const(c * inner.b.value, x.dtype))
+        return None
+
+    whole = combine(a)
+    if whole is not None:
+        return whole
+    if isinstance(a, Binary) and a.op == "add":
+        tail = combine(a.b)
+        if tail is not None:
+            return add(a.a, tail)
+    return None
 
 
 def add(a: ExprLike, b: ExprLike) -> Expr:

@@ -21,12 +21,11 @@ import numpy as np
 from mlc.errors import MlcError
 from mlc.ir.dtypes import DType
 from mlc.ir.graph import Node, Value
-from mlc.ops import get_op
-from mlc.ops.registry import FusionKind
 
 from . import ir
 from .ir import Allocate, Buffer, Expr, For, Kernel, Stmt, Store
-from .ops import COMPUTE, REDUCE, has_lowering
+from .ops import COMPUTE, REDUCE, SCHEDULED, has_lowering
+from .schedule import Schedules
 
 Schedule = Callable[[Kernel], Kernel]
 
@@ -35,7 +34,8 @@ class LoweringError(MlcError):
     """A node (or an op inside a fused node) has no loop-IR lowering yet."""
 
 
-def lower_node(node: Node, *, schedule: Schedule | None = None) -> Kernel:
+def lower_node(node: Node, *, schedule: Schedule | None = None,
+               schedules: Schedules | None = None) -> Kernel:
     """The kernel computing ``node`` (a plain node or a ``fused`` group).
 
     Parameters are the node's distinct non-scalar inputs (kind input, or const for constants,
@@ -43,6 +43,11 @@ def lower_node(node: Node, *, schedule: Schedule | None = None) -> Kernel:
     ``schedule`` is the hook where schedules plug in: a function from the plain serial kernel to
     the scheduled one (tiled, vectorized, parallel, unrolled); a schedule changes how the loops
     run, never what they compute, so ``evaluate`` checks it against the unscheduled kernel.
+
+    ``schedules`` (a target's ``Schedules``) turns on the scheduled lowerings: an anchor with an
+    entry in ``ops.SCHEDULED`` (conv2d, matmul) is emitted by it (tiled, packed, vectorized,
+    parallel) when it applies, and ``transform.schedule_loops`` then vectorizes and parallelizes
+    the plain loop nests of the kernel. Without it the kernel is the plain serial reference.
     """
     if node.body is not None:
         body = node.body
@@ -59,7 +64,12 @@ def lower_node(node: Node, *, schedule: Schedule | None = None) -> Kernel:
         raise LoweringError(f"no loop-IR lowering for {', '.join(missing)} yet{where}",
                             hint="conv2d, matmul, pools, norms and resize are lowered with their "
                                  "schedules; run the ref target meanwhile")
-    kernel = _Group(f"{node.op}_{node.outputs[0].name}", nodes, outer, outputs).build()
+    kernel = _Group(f"{node.op}_{node.outputs[0].name}", nodes, outer, outputs,
+                    schedules).build()
+    if schedules is not None:
+        from .transform import schedule_loops
+
+        kernel = schedule_loops(kernel, schedules)
     return schedule(kernel) if schedule is not None else kernel
 
 
@@ -81,8 +91,9 @@ class _Fallback(Exception):
 
 class _Group:
     def __init__(self, name: str, nodes: Sequence[Node], outer: dict[int, Value],
-                 outputs: list[tuple[Value, Value]]):
+                 outputs: list[tuple[Value, Value]], schedules: Schedules | None = None):
         self.name = name
+        self.schedules = schedules
         self.members = {id(n) for n in nodes}
         self.nodes = nodes
         self.outer = outer
@@ -190,9 +201,9 @@ class _Group:
 
     # -- building -------------------------------------------------------------------------------
     def build(self) -> Kernel:
-        anchors = [n for n in self.nodes if get_op(n.op).fusion is FusionKind.REDUCTION]
+        anchors = [n for n in self.nodes if n.op in REDUCE]
         if len(anchors) > 1:
-            raise LoweringError(f"a fused group may hold one reduction, {self.name} has "
+            raise LoweringError(f"a fused group may hold one anchor, {self.name} has "
                                 f"{len(anchors)}: {', '.join(n.op for n in anchors)}")
         if anchors:
             body = self._anchored(anchors[0])
@@ -211,7 +222,7 @@ class _Group:
         self.anchor = anchor
         inner, _ = self.outputs[0]
         out = self.out_buffers[0]
-        reduce = REDUCE[anchor.op]
+        reduce = self._emitter(anchor)
         made = anchor.outputs[0]
         if inner is made:
             return reduce(self, anchor,
@@ -229,6 +240,19 @@ class _Group:
                       lambda idx, v: Store(scratch, ir.flat_index(made.shape, idx), v))
         rest = self.loop_nest(inner.shape, self._storer(out, inner))
         return Allocate(scratch, ir.block(fill, rest))
+
+    def _emitter(self, anchor: Node) -> Callable:
+        """The anchor's loop-nest emitter: its scheduled lowering when there are schedules and
+        that lowering applies to this node (it returns None when not), else the plain one."""
+        plain = REDUCE[anchor.op]
+        scheduled = SCHEDULED.get(anchor.op) if self.schedules is not None else None
+        if scheduled is None:
+            return plain
+
+        def emit(ctx, node, store):
+            stmt = scheduled(ctx, node, store, self.schedules)
+            return plain(ctx, node, store) if stmt is None else stmt
+        return emit
 
     def _epilogue(self, inner: Value, idx: tuple[Expr, ...], value: Expr) -> Expr:
         self.override = (tuple(idx), value)

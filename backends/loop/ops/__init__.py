@@ -6,9 +6,13 @@ Two shapes of lowering, matching the two ways an op can sit in a fused loop nest
   the per-axis index ``idx`` as an expression of its inputs, read through ``ctx.arg``/``ctx.load``.
   Elementwise, broadcast and injective ops are all of this form, which is what lets a producer
   inline into its consumer's loads (TVM's compute_inline).
-- ``@reduction("softmax", …)``: ``fn(ctx, node, store) -> Stmt`` emits the whole loop nest of a
-  reduction anchor and calls ``store(idx, value)`` for each finished output element; the group's
+- ``@reduction("softmax", …)``: ``fn(ctx, node, store) -> Stmt`` emits the whole loop nest of an
+  anchor (a reduction, pool, norm, conv or matrix product: any op that is not a function of one
+  input element) and calls ``store(idx, value)`` for each finished output element; the group's
   elementwise epilogue is applied inside ``store``.
+- ``@scheduled("conv2d", …)``: ``fn(ctx, node, store, schedules) -> Stmt | None``, the fast
+  form of an anchor for targets with schedules (tiled, packed, vectorized, parallel); it returns
+  None for the nodes it does not handle, which then take the plain ``@reduction`` form.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import Callable
 
 COMPUTE: dict[str, Callable] = {}
 REDUCE: dict[str, Callable] = {}
+# Scheduled lowerings of anchors: fn(ctx, node, store, schedules) -> Stmt, or None when the fast
+# path does not apply to this node (the plain REDUCE entry is used then).
+SCHEDULED: dict[str, Callable] = {}
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,16 @@ def reduction(*names: str) -> _Register:
     return _Register(REDUCE, names)
 
 
+def scheduled(*names: str) -> Callable[[Callable], Callable]:
+    def register(fn: Callable) -> Callable:
+        for name in names:
+            if name in SCHEDULED:
+                raise ValueError(f"scheduled lowering for {name} defined twice")
+            SCHEDULED[name] = fn
+        return fn
+    return register
+
+
 def has_lowering(op: str) -> bool:
     return op in COMPUTE or op in REDUCE
 
@@ -51,5 +68,5 @@ def lowered_ops() -> list[str]:
 
 from . import elementwise, quant, reduce, shape  # noqa: E402,F401  (registers the lowerings)
 
-__all__ = ["COMPUTE", "REDUCE", "compute", "elementwise", "has_lowering", "lowered_ops", "quant",
+__all__ = ["COMPUTE", "REDUCE", "SCHEDULED", "compute", "scheduled", "elementwise", "has_lowering", "lowered_ops", "quant",
            "reduce", "reduction", "shape"]
