@@ -42,3 +42,24 @@ def save(graph: Graph, path: str | os.PathLike) -> None:
         from mlc.text import save_text
 
         save_text(graph, path)
+
+
+def compile(graph: Graph, target: str = "llvm", output: str | os.PathLike | None = None, *,
+            level: str = "-O2", emit: Sequence[str] = (), schedule: Sequence[str] = ()) -> str:
+    """Compile ``graph`` for ``target`` into an artifact directory and return its path; run it
+    with ``mlc.runtime.load(path).run(feeds)``. ``output`` defaults to a new temporary folder.
+    ``emit`` adds intermediate forms (``llvm-ir``, ``asm``, ``loop-ir``) to the artifact;
+    ``schedule`` overrides schedule fields (``gemm.mr=4``)."""
+    import tempfile
+
+    from mlc.errors import MlcError
+
+    if output is None:
+        output = os.path.join(tempfile.mkdtemp(prefix=f"mlc-{target}-"), "artifact")
+    if target == "llvm":
+        from mlc.backends.llvm.build import CompileOptions, compile_graph
+
+        options = CompileOptions(level=level, emit=tuple(emit), schedule_overrides=tuple(schedule))
+        compile_graph(graph, output, options)
+        return os.fspath(output)
+    raise MlcError(f"mlc compile does not know target {target!r}", hint="compile targets: llvm")

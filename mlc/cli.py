@@ -1,4 +1,5 @@
-"""The ``mlc`` command line: import, show, opt, passes, plan, run, compare and ops.
+"""The ``mlc`` command line: import, show, opt, passes, plan, run, compare and ops (compile and
+bench live in ``cli_compile``).
 
 Every command that reports numbers takes ``--json`` and then prints exactly one JSON document on
 stdout; progress goes to stderr (a spinner, only when stderr is a terminal). User mistakes surface
@@ -534,20 +535,27 @@ def _plan_table(result, model: str, chosen):
 @_json_option
 def run(model: str, target: str, shapes: Sequence[str], inputs: Sequence[str], seed: int,
         threads: int, output_dir: str | None, as_json: bool) -> None:
-    """Run MODEL once on TARGET and print (or save) its outputs."""
-    from mlc.runtime import get_target
+    """Run MODEL once on TARGET and print (or save) its outputs. MODEL may also be an artifact
+    directory written by `mlc compile`, which then runs as compiled."""
+    from mlc.cli_compile import artifact_feeds, is_artifact
+    from mlc.runtime import get_target, load
 
-    runner_target = get_target(target)
-    given = parse_input_specs(inputs)
     with _Progress() as progress:
         progress(f"loading {model}")
-        m = _model(model, shapes)
-        feeds = make_feeds(m.graph, given, seed)
-        progress(f"{target}: preparing")
-        runner = runner_target.prepare(m, threads)
+        if is_artifact(model):
+            runner = load(model, threads=threads)
+            target = runner.manifest.target
+            feeds = artifact_feeds(runner, inputs, seed)
+            names = runner.output_names
+        else:
+            runner_target = get_target(target)
+            m = _model(model, shapes)
+            feeds = make_feeds(m.graph, parse_input_specs(inputs), seed)
+            names = [v.name for v in m.graph.outputs]
+            progress(f"{target}: preparing")
+            runner = runner_target.prepare(m, threads)
         progress(f"{target}: running")
         results = runner.run(feeds)
-    names = [v.name for v in m.graph.outputs]
     files = _save_outputs(output_dir, names, results) if output_dir else [None] * len(results)
     if as_json:
         _echo_json({"model": m.path, "target": target, "outputs": [
@@ -695,6 +703,8 @@ def ops(as_json: bool) -> None:
         table.add_row(row["name"], ", ".join(row["inputs"]), row["fusion"], ", ".join(row["onnx"]))
     _stdout_console().print(table)
 
+
+from mlc import cli_compile  # noqa: E402,F401  (registers compile and bench)
 
 if __name__ == "__main__":
     main()

@@ -168,3 +168,47 @@ class OrtTarget(Target):
 
     def _prepare(self, model: Model, threads: int) -> Runner:
         return _OrtRunner(ort_session(model.onnx_model, threads))
+
+
+# -- llvm: mlc's own compiler for the host CPU ----------------------------------------------------
+
+@register_target
+class LlvmTarget(Target):
+    name = "llvm"
+    description = "this x86-64 CPU through mlc's loop IR and LLVM (llvmlite): a shared library"
+
+    def _prepare(self, model: Model, threads: int) -> Runner:
+        from mlc.runtime.loader import load
+
+        return load(compiled_artifact(model, "llvm"), threads=threads)
+
+
+_ARTIFACTS: dict[tuple, str] = {}
+
+
+def compiled_artifact(model: Model, target: str) -> str:
+    """An artifact directory of ``model`` compiled for ``target``, in a temporary folder that
+    lives as long as the process. The same model file (same path, size and modification time,
+    same shapes) is compiled once per process, so comparing at several thread counts does not
+    recompile; a model made in memory is compiled every time."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    key = None
+    if os.path.isfile(model.path):
+        stat = os.stat(model.path)
+        key = (target, os.path.abspath(model.path), stat.st_size, stat.st_mtime_ns,
+               tuple(sorted((k, tuple(v)) for k, v in model.shapes.items())))
+        if key in _ARTIFACTS and os.path.isdir(_ARTIFACTS[key]):
+            return _ARTIFACTS[key]
+    folder = tempfile.mkdtemp(prefix=f"mlc-{target}-")
+    atexit.register(shutil.rmtree, folder, True)
+    out = os.path.join(folder, "artifact")
+    import mlc
+
+    mlc.compile(model.graph, target=target, output=out)
+    if key is not None:
+        _ARTIFACTS[key] = out
+    return out

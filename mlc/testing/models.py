@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO_ROOT / "models"
 
@@ -45,3 +47,25 @@ def select_models(spec: str | None) -> list[str]:
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(ALL_MODELS)}")
     return names
+
+
+def randomize_weights(graph, seed: int = 0):
+    """Replace float constants by random ones (He-scaled weights, statistics in [0.5, 1.5]).
+
+    The light models ship every weight as 0.02, so their outputs are uniform and would hide a
+    wrong fold; random weights make every channel count.
+    """
+    rng = np.random.default_rng(seed)
+    for name, value in list(graph.constants.items()):
+        array = value.const
+        if array.dtype != np.float32:
+            continue
+        if array.ndim >= 2:
+            new = rng.standard_normal(array.shape) * np.sqrt(2.0 / np.prod(array.shape[1:]))
+        else:
+            new = rng.uniform(0.5, 1.5, array.shape)
+        fresh = graph.add_constant(new.astype(np.float32), name=name + ".random")
+        value.replace_all_uses_with(fresh)
+        graph.remove_constant(value)
+        graph.rename(fresh, name)
+    return graph

@@ -103,9 +103,9 @@ def _build_failure(name: str, compiler: str, log: str) -> MlcError:
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
     text = log.lower()
-    if "cannot find 'ld'" in text or "cannot find ld" in text or "linker command failed" in text \
-            or ("collect2" in text and "not found" in text):
-        return ToolchainError(f"the system linker is missing or broken ({first})",
+    if re.search(r"cannot (find|execute) \W?(ld|as)\b", text) or "linker command failed" in text \
+            or ("collect2" in text and "not found" in text) or "ld returned" in text:
+        return ToolchainError(f"the system linker or assembler is missing or broken ({first})",
                               hint="install binutils, e.g. `apt-get install binutils`")
     if re.search(r"(stdio|stddef|stdint|stdlib|string|math|time|pthread)\.h'?: no such file", text):
         return ToolchainError(f"the C library headers are missing ({first})",

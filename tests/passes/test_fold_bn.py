@@ -12,7 +12,7 @@ from mlc.frontend import load_onnx
 from mlc.interp import run
 from mlc.ir import GraphBuilder, verify
 from mlc.passes import make_pass, run_pipeline
-from mlc.testing.models import LIGHT_MODELS, light_model_path, zoo_model_path
+from mlc.testing.models import LIGHT_MODELS, light_model_path, randomize_weights, zoo_model_path
 from tests.strategies import random_feeds
 
 
@@ -149,28 +149,6 @@ def test_light_models(name):
     # As in -O2. Light-model weights are all alike, so cse makes batch_norms share one constant as
     # gamma and beta at once: the case where rewriting a statistic in place would go wrong.
     check_model(load_onnx(light_model_path(name)), "simplify,fold-constants,cse,fold-bn")
-
-
-def randomize_weights(graph, seed: int = 0):
-    """Replace float constants by random ones (He-scaled weights, statistics in [0.5, 1.5]).
-
-    The light models ship every weight as 0.02, so their outputs are uniform and would hide a
-    wrong fold; random weights make every channel count.
-    """
-    rng = np.random.default_rng(seed)
-    for name, value in list(graph.constants.items()):
-        array = value.const
-        if array.dtype != np.float32:
-            continue
-        if array.ndim >= 2:
-            new = rng.standard_normal(array.shape) * np.sqrt(2.0 / np.prod(array.shape[1:]))
-        else:
-            new = rng.uniform(0.5, 1.5, array.shape)
-        fresh = graph.add_constant(new.astype(np.float32), name=name + ".random")
-        value.replace_all_uses_with(fresh)
-        graph.remove_constant(value)
-        graph.rename(fresh, name)
-    return graph
 
 
 @pytest.mark.slow

@@ -1,0 +1,163 @@
+"""``mlc compile`` and ``mlc bench``: build an artifact for a target, and time one.
+
+Kept apart from ``cli.py`` (which holds the graph-level commands) because these are the commands
+about compiled code: artifacts, schedules, intermediate forms, latency. They register on the same
+click group, so the conventions are the same: ``--json`` prints one document, user mistakes are
+one ``error:`` line with exit status 1.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import click
+
+from mlc.cli import (_echo_json, _input_options, _json_option, _model, _pipeline_options,
+                     _Progress, _shape_option, _stdout_console, cli)
+from mlc.inputs import make_feeds, parse_input_specs
+
+COMPILE_TARGETS = ("llvm",)
+
+
+def _level(pipeline: str | None, level: str | None) -> str:
+    if pipeline is not None and level is not None:
+        raise click.UsageError("give either -p PIPELINE or -O LEVEL, not both")
+    if pipeline is not None:
+        return pipeline
+    return f"O{level if level is not None else 2}"
+
+
+@cli.command("compile")
+@click.argument("model")
+@click.option("-t", "--target", default="llvm", show_default=True,
+              type=click.Choice(COMPILE_TARGETS), help="What to compile for.")
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="The artifact directory to write (replaced if it is an artifact).")
+@click.option("--emit", default="", metavar="FORMS",
+              help="Also write intermediate forms: llvm-ir, asm, loop-ir (comma-separated).")
+@click.option("--schedule", "schedule", multiple=True, metavar="SECTION.FIELD=VALUE",
+              help="Override a schedule field, e.g. gemm.mr=4 or loops.parallel=false "
+                   "(repeatable; see --print-schedule).")
+@click.option("--print-schedule", is_flag=True,
+              help="Print the schedules the target would use (after overrides) and exit.")
+@_pipeline_options
+@_shape_option
+@_json_option
+def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Sequence[str],
+                print_schedule: bool, pipeline: str | None, level: str | None,
+                plugins: Sequence[str], shapes: Sequence[str], as_json: bool) -> None:
+    """Compile MODEL for TARGET into the artifact directory DIR (run it with `mlc run DIR`)."""
+    import mlc
+    from mlc.cli import _load_plugins
+    from mlc.runtime import read_manifest
+
+    _load_plugins(plugins)
+    forms = tuple(f.strip() for f in emit.split(",") if f.strip())
+    if print_schedule:
+        from mlc.backends.llvm.host import host_target
+        from mlc.backends.loop.schedule import default_schedules
+
+        schedules = default_schedules(host_target().isa).with_overrides(schedule)
+        _echo_json(schedules.to_json())
+        return
+    with _Progress() as progress:
+        progress(f"loading {model}")
+        graph = _model(model, shapes).graph
+        progress(f"compiling for {target}")
+        path = mlc.compile(graph, target=target, output=output, level=_level(pipeline, level),
+                           emit=forms, schedule=schedule)
+    manifest = read_manifest(path)
+    if as_json:
+        _echo_json({"artifact": os.path.abspath(path), **manifest.to_json()})
+        return
+    click.echo(f"wrote {path}: {manifest.library} for {manifest.options.get('cpu', target)} "
+               f"({manifest.options.get('kernels', '?')} kernels, arena {manifest.arena_bytes} "
+               f"bytes, weights {manifest.weight_bytes} bytes) in "
+               f"{manifest.compile_seconds:.2f} s")
+
+
+def is_artifact(path: str) -> bool:
+    """``path`` is a directory written by ``mlc compile`` (it has a manifest)."""
+    from mlc.runtime.artifact import MANIFEST
+
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST))
+
+
+def artifact_feeds(executable, inputs: Sequence[str], seed: int) -> dict:
+    """Feeds for an artifact's inputs, made exactly as for a model file (same seed → same data)."""
+    from mlc.ir import GraphBuilder
+
+    b = GraphBuilder(executable.manifest.model)
+    for spec in executable.manifest.inputs:
+        b.input(spec.name, spec.shape, spec.dtype)
+    return make_feeds(b.graph, parse_input_specs(inputs), seed)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--targets", "target_list", default="ort", show_default=True,
+              help="Comma-separated targets to time (for a model file).")
+@click.option("--threads", "thread_list", default="1", show_default=True, metavar="N[,N...]",
+              help="Thread counts to time each target at.")
+@click.option("--repeat", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True)
+@_shape_option
+@_input_options
+@_json_option
+def bench(model: str, target_list: str, thread_list: str, repeat: int, warmup: int,
+          shapes: Sequence[str], inputs: Sequence[str], seed: int, as_json: bool) -> None:
+    """Time MODEL (a model file on --targets, or an artifact directory) at each thread count."""
+    from mlc.runtime import load
+    from mlc.runtime.bench import time_runs
+    from mlc.runtime.targets import get_target, parse_target_list
+
+    threads = _thread_counts(thread_list)
+    rows = []
+    with _Progress() as progress:
+        if is_artifact(model):
+            executable = load(model)
+            feeds = artifact_feeds(executable, inputs, seed)
+            for n in threads:
+                progress(f"{model}: {n} thread(s)")
+                result = executable.benchmark(feeds, warmup=warmup, repeat=repeat, threads=n)
+                rows.append(_row(executable.manifest.target, n, result["median_ms"],
+                                 result["p90_ms"], 0.0))
+        else:
+            targets = parse_target_list(target_list)
+            m = _model(model, shapes)
+            feeds = make_feeds(m.graph, parse_input_specs(inputs), seed)
+            for name in targets:
+                for n in threads:
+                    progress(f"{name}: preparing for {n} thread(s)")
+                    runner = get_target(name).prepare(m, n)
+                    timing = time_runs(lambda: runner.run(feeds), warmup=warmup, repeat=repeat)
+                    rows.append(_row(name, n, timing.median_ms, timing.p90_ms, runner.compile_s))
+    if as_json:
+        _echo_json({"model": model, "repeat": repeat, "warmup": warmup, "results": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{os.path.basename(os.path.normpath(model))} — {repeat} runs")
+    for column in ("target", "threads", "median ms", "p90 ms", "prepare s"):
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for row in rows:
+        table.add_row(row["target"], str(row["threads"]), f"{row['median_ms']:.3f}",
+                      f"{row['p90_ms']:.3f}", f"{row['prepare_s']:.2f}")
+    _stdout_console().print(table)
+
+
+def _thread_counts(text: str) -> list[int]:
+    try:
+        counts = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise click.BadParameter(f"{text!r} is not a list of positive thread counts, e.g. 1,2",
+                                 param_hint="--threads")
+    return counts
+
+
+def _row(target: str, threads: int, median_ms: float, p90_ms: float, prepare_s: float) -> dict:
+    return {"target": target, "threads": threads, "median_ms": round(median_ms, 4),
+            "p90_ms": round(p90_ms, 4), "prepare_s": round(prepare_s, 3)}
