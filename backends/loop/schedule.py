@@ -42,8 +42,9 @@ class GemmSchedule:
 @dataclass(frozen=True)
 class LoopSchedule:
     """Every other loop nest: the innermost loop is vectorized ``lanes`` wide (1: scalar) with a
-    serial tail, and the outermost loops run in parallel when the kernel does at least
-    ``min_parallel_elements`` stores."""
+    serial tail, and the outermost loops run in parallel when the nest does at least
+    ``min_parallel_elements`` units of work (stores plus accumulation steps, so reductions and
+    global pools over many channels count what they really do)."""
 
     lanes: int = 16
     parallel: bool = True
