@@ -4,9 +4,10 @@
     python -m mlc.docs_ops --no-conformance > …     # registry tables only
 
 Everything comes from the registry (``mlc.ops.all_ops()``), the importer's table
-(``mlc.frontend.supported_onnx_ops()``) and :func:`mlc.testing.node_suite.run_all`, so the page
-cannot drift from the code. The per-target columns start with ``ref`` (the numpy interpreter);
-backends add theirs by adding an entry to ``TARGETS``.
+(``mlc.frontend.supported_onnx_ops()``), the loop IR's lowering table
+(``mlc.backends.loop.ops.has_lowering``) and :func:`mlc.testing.node_suite.run_all` per target,
+so the page cannot drift from the code. A backend adds its core-op column with an entry in
+``TARGETS`` and its conformance column with an entry in ``CONFORMANCE_TARGETS``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,21 @@ from typing import Any, Callable, Iterable
 from mlc.ops import OpDef, all_ops
 from mlc.ops.registry import REQUIRED
 
+
+
+def _lowers_to_loop_ir(op: OpDef) -> bool:
+    """Does the op lower to loop IR (what the llvm target, and later c, compiles)? A ``fused``
+    node lowers as its group: one kernel, when each member op lowers."""
+    from mlc.backends.loop.ops import has_lowering
+
+    return op.name == "fused" or has_lowering(op.name)
+
+
 # target column -> does the target implement this core op? ``ref`` runs every registered op.
-TARGETS: dict[str, Callable[[OpDef], bool]] = {"ref": lambda op: True}
+TARGETS: dict[str, Callable[[OpDef], bool]] = {"ref": lambda op: True,
+                                               "llvm": _lowers_to_loop_ir}
+# the targets whose ONNX node-suite results the page shows, in column order
+CONFORMANCE_TARGETS = ("ref", "llvm")
 
 FOLDED_AT_IMPORT = ("Constant", "Shape", "Size", "ConstantOfShape", "Range")
 
@@ -32,7 +46,8 @@ HEADER = """\
 Core ops are mlc's canonical, opset-free ops (the contract is docs/design/core_ops.md). Each is
 defined once in the registry (`mlc/ops/`); the ONNX frontend maps ONNX ops onto them. Fusion
 kinds follow TVM: elemwise, broadcast, injective, reduction, out-elemwise-fusable, opaque.
-Target columns say which backends implement the op (`ref` is the numpy reference interpreter).
+Target columns say which backends implement the op: `ref` is the numpy reference interpreter;
+`llvm` means the op lowers to loop IR (`mlc/backends/loop/`), which the llvm target compiles.
 """
 
 
@@ -86,22 +101,24 @@ def core_ops_table(onnx_versions: dict[str, Any]) -> list[str]:
     return lines
 
 
-def onnx_ops_table(onnx_versions: dict[str, Any], results: list | None) -> list[str]:
+def onnx_ops_table(onnx_versions: dict[str, Any], by_target: dict[str, list]) -> list[str]:
+    """The ONNX op table; ``by_target`` (target -> node-suite results) adds a column each."""
     core_of: dict[str, list[str]] = collections.defaultdict(list)
     for name, op in all_ops().items():
         for o in op.onnx:
             core_of[o].append(name)
-    passed: collections.Counter = collections.Counter()
-    total: collections.Counter = collections.Counter()
-    for r in results or ():
-        for o in r.ops:
-            total[o] += 1
-            passed[o] += r.passed
+    passed = {t: collections.Counter() for t in by_target}
+    total: collections.Counter = collections.Counter()  # the same cases run on every target
+    for r in next(iter(by_target.values()), ()):
+        total.update(r.ops)
+    for target, results in by_target.items():
+        for r in results:
+            passed[target].update({o: r.passed for o in r.ops})
     names = sorted(set(onnx_versions) | set(core_of) | set(total))
     head = "| ONNX op | since-versions imported | becomes |"
     rule = "|---|---|---|"
-    if results is not None:
-        head += " ref: node cases passed |"
+    for target in by_target:
+        head += f" {target}: node cases passed |"
         rule += "---|"
     lines = ["## ONNX ops", "",
              "Since-versions are those whose semantics the importer handles; a newer opset whose "
@@ -114,13 +131,14 @@ def onnx_ops_table(onnx_versions: dict[str, Any], results: list | None) -> list[
         becomes = ", ".join(f"`{c}`" for c in core_of.get(o, ())) or (
             "folded at import" if o in FOLDED_AT_IMPORT else "—")
         row = f"| {o} | {versions} | {becomes} |"
-        if results is not None:
-            row += f" {passed[o]}/{total[o]} |" if total[o] else " — |"
+        for target in by_target:
+            row += f" {passed[target][o]}/{total[o]} |" if total[o] else " — |"
         lines.append(row)
     return lines
 
 
-def conformance_section(results: list) -> list[str]:
+def conformance_section(results: list, others: dict[str, list] | None = None) -> list[str]:
+    """The ``ref`` results in full, then each other target's (``others``) extra failures."""
     from mlc.testing import node_suite
 
     cases = node_suite.collect_cases()
@@ -134,8 +152,11 @@ def conformance_section(results: list) -> list[str]:
         elif why is not None:
             missing.update({n.op_type for n in c.model.graph.node if n.op_type not in ops})
     not_imported = len(cases) - len(results) - sum(excluded.values())
-    lines = ["## Conformance (ONNX node test cases, `ref` target)", "",
-             f"{node_suite.summary(results)}. Of ONNX's {len(cases)} node test cases, "
+    others = others or {}
+    lines = ["## Conformance (ONNX node test cases)", "",
+             "".join(f"`{t}`: {node_suite.summary(r)}. "
+                     for t, r in {"ref": results, **others}.items())
+             + f"Of ONNX's {len(cases)} node test cases, "
              f"{len(results)} are supported cases: every op is imported at the case's opset and "
              "every input and output type exists in mlc's IR (the rule is documented in "
              "`mlc/testing/node_suite.py`). "
@@ -147,7 +168,7 @@ def conformance_section(results: list) -> list[str]:
         lines += [f"| {why} | {n} |" for why, n in sorted(excluded.items())]
         lines.append("")
     failed = sorted((r for r in results if not r.passed), key=lambda r: r.name)
-    why = _expected_failures()
+    why = _expected_failures("ref")
     lines += ["### Failures", "",
               "The reasons are those of `tests/conformance/expected_failures.txt`, which the "
               "conformance test keeps in step with the failures (`python -m "
@@ -157,28 +178,60 @@ def conformance_section(results: list) -> list[str]:
         lines += [f"| {r.name} | {why.get(r.name, r.reason).replace('|', '/')} |" for r in failed]
     else:
         lines.append("None.")
+    for target, target_results in others.items():
+        lines += ["", *_extra_failures(target, target_results, failed)]
     return lines
 
 
-def _expected_failures() -> dict[str, str]:
+def _extra_failures(target: str, results: list, ref_failed: list) -> list[str]:
+    """The cases that fail on ``target`` but not on ref (every ref failure fails there too)."""
+    known = {r.name for r in ref_failed}
+    extra = sorted((r for r in results if not r.passed and r.name not in known),
+                   key=lambda r: r.name)
+    fixed = sorted(r.name for r in results if r.passed and r.name in known)
+    why = _expected_failures(target)
+    lines = [f"### Failures on `{target}` beyond ref", "",
+             f"Reasons from `tests/conformance/{_expected_file(target)}`.", ""]
+    if extra:
+        lines += ["| case | reason |", "|---|---|"]
+        lines += [f"| {r.name} | {why.get(r.name, r.reason).replace('|', '/')} |" for r in extra]
+    else:
+        lines.append("None.")
+    if fixed:
+        lines += ["", f"Failing on ref but passing on `{target}`: {', '.join(fixed)}."]
+    return lines
+
+
+def _expected_file(target: str) -> str:
+    return "expected_failures.txt" if target == "ref" else f"expected_failures_{target}.txt"
+
+
+
+def _expected_failures(target: str) -> dict[str, str]:
     from pathlib import Path
 
     from mlc.testing import node_suite
 
-    path = Path(__file__).resolve().parents[1] / "tests" / "conformance" / "expected_failures.txt"
+    path = Path(__file__).resolve().parents[1] / "tests" / "conformance" / _expected_file(target)
     return node_suite.read_expected_failures(path) if path.exists() else {}
 
 
-def generate(conformance: bool = True, results=None) -> str:
-    """The page; ``results`` (node_suite.run_all()'s) are computed here unless given."""
+def generate(conformance: bool = True, results=None, target_results=None) -> str:
+    """The page. ``results`` (``node_suite.run_all()``'s, the ref target) and ``target_results``
+    (target -> ``run_all(target)``, for the other CONFORMANCE_TARGETS) are computed here unless
+    given; both come from run_all's per-process cache when the conformance tests ran first."""
     onnx_versions = _onnx_versions()
-    if conformance and results is None:
+    by_target: dict[str, list] = {}
+    if conformance:
         from mlc.testing.node_suite import run_all
 
-        results = run_all()
-    lines = [HEADER, *core_ops_table(onnx_versions), "", *onnx_ops_table(onnx_versions, results)]
-    if results is not None:
-        lines += ["", *conformance_section(results)]
+        given = {"ref": results, **(target_results or {})}
+        by_target = {t: given[t] if given.get(t) is not None else run_all(t)
+                     for t in CONFORMANCE_TARGETS}
+    lines = [HEADER, *core_ops_table(onnx_versions), "", *onnx_ops_table(onnx_versions, by_target)]
+    if by_target:
+        others = {t: r for t, r in by_target.items() if t != "ref"}
+        lines += ["", *conformance_section(by_target["ref"], others)]
     return "\n".join(lines) + "\n"
 
 

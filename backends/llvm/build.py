@@ -163,7 +163,7 @@ def _bind(graph: Graph, node: Node, kernel: Kernel, plan: MemoryPlan, weights: _
         name = param.name
         if name in owned:
             step.args.append(("weights", weights.place(f"{kernel.name}/{name}", owned[name])))
-        elif name in outputs and param.kind == "output":
+        elif name in outputs:  # written here, or read back by a later kernel
             step.args.append(("output", outputs[name]))
         elif name in plan.value_offsets:
             step.args.append(("arena", plan.value_offsets[name]))

@@ -23,6 +23,12 @@ must list it, so every gap is written down rather than excluded.
 A case whose shape-like input (Reshape's shape, Slice's starts…) is a graph input is imported
 again with that input bound to the data set's value (``bind=``), as a model exporter would have
 made it a constant; the case then runs on its remaining inputs.
+
+Targets (``run_all(target)``, ``-t``): ``ref`` runs each case on the numpy interpreter; ``llvm``
+compiles the imported graphs in merged batches and runs them through ``mlc.runtime.load``
+(mlc/testing/node_batch.py: ~40 compiles instead of ~620, a failing batch bisected so each case
+fails with its own reason). Both compare with the case's own tolerance (default rtol 1e-3, atol
+1e-7), and a case that fails to import fails the same way on every target.
 """
 
 from __future__ import annotations
@@ -34,14 +40,18 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mlc.ir import Graph
 
 MLC_ELEM_TYPES = {1: "float32", 10: "float16", 11: "float64", 3: "int8", 2: "uint8", 5: "int16",
                   6: "int32", 7: "int64", 9: "bool"}
 
 PASSED, FAILED = "passed", "failed"
+TARGETS = ("ref", "llvm")  # "ref": the numpy interpreter; "llvm": compiled (batched) and run
 
 
 @dataclass
@@ -186,38 +196,123 @@ def _array(data) -> np.ndarray:
     return np.asarray(data)
 
 
-def run_case(case) -> CaseResult:
-    """Import, run and compare one case; never raises for a failing case."""
-    from mlc.errors import MlcError
-    from mlc.interp import run
+@dataclass
+class Prepared:
+    """A case imported and ready to run on any target: its graph, feeds and expected outputs."""
 
-    ops, opset = case_ops(case.model), case_opset(case.model)
-    result = CaseResult(case.name, ops, FAILED, opset=opset)
-    start = time.perf_counter()
+    result: CaseResult  # status FAILED until a target's outputs are compared
+    graph: Graph
+    feeds: dict[str, np.ndarray]
+    expected: list[np.ndarray]
+    output_names: list[str]
+    rtol: float
+    atol: float
+
+    def check(self, actual: list) -> CaseResult:
+        """The result with ``actual`` (a target's outputs) compared to the expected ones."""
+        self.result.reason = _compare(actual, self.expected, self.output_names, self.rtol,
+                                      self.atol)
+        self.result.status = PASSED if not self.result.reason else FAILED
+        return self.result
+
+
+def prepare_case(case) -> Prepared | CaseResult:
+    """Import a case (binding shape-like inputs); a failed CaseResult if the import fails."""
+    from mlc.errors import MlcError
+
+    result = CaseResult(case.name, case_ops(case.model), FAILED, opset=case_opset(case.model))
     input_names = [vi.name for vi in case.model.graph.input]
-    output_names = [vi.name for vi in case.model.graph.output]
     inputs_list, expected = case.data_sets[0]
     inputs = {n: _array(a) for n, a in zip(input_names, inputs_list)}
-    expected = [_array(a) for a in expected]
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            stage = "import"
             graph, bind = _import(case, inputs)
-            result.bound = tuple(bind)
-            stage = "run"
-            feeds = {v.name: inputs[v.name] for v in graph.inputs}
-            actual = run(graph, feeds, as_list=True)
-        result.reason = _compare(actual, expected, output_names,
-                                 case.rtol if case.rtol is not None else 1e-3,
-                                 case.atol if case.atol is not None else 1e-7)
-        result.status = PASSED if not result.reason else FAILED
     except MlcError as exc:
-        result.reason = f"{stage}: {type(exc).__name__}: {_one_line(exc.one_line())}"
+        result.reason = f"import: {type(exc).__name__}: {_one_line(exc.one_line())}"
+        return result
     except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, so the run goes on)
-        result.reason = f"crash in {stage}: {type(exc).__name__}: {_one_line(exc)}"
+        result.reason = f"crash in import: {type(exc).__name__}: {_one_line(exc)}"
+        return result
+    result.bound = tuple(bind)
+    return Prepared(result, graph, {v.name: inputs[v.name] for v in graph.inputs},
+                    [_array(a) for a in expected],
+                    [vi.name for vi in case.model.graph.output],
+                    case.rtol if case.rtol is not None else 1e-3,
+                    case.atol if case.atol is not None else 1e-7)
+
+
+def run_case(case, target: str = "ref") -> CaseResult:
+    """Import, run on ``target`` and compare one case; never raises for a failing case."""
+    if target != "ref":
+        return run_cases([case], target)[0]
+    from mlc.errors import MlcError
+    from mlc.interp import run
+
+    start = time.perf_counter()
+    prepared = prepare_case(case)
+    if isinstance(prepared, CaseResult):
+        prepared.seconds = time.perf_counter() - start
+        return prepared
+    result = prepared.result
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            actual = run(prepared.graph, prepared.feeds, as_list=True)
+        prepared.check(actual)
+    except MlcError as exc:
+        result.reason = f"run: {type(exc).__name__}: {_one_line(exc.one_line())}"
+    except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, so the run goes on)
+        result.reason = f"crash in run: {type(exc).__name__}: {_one_line(exc)}"
     result.seconds = time.perf_counter() - start
     return result
+
+
+def run_cases(cases: Iterable, target: str = "ref", threads: int = 1) -> list[CaseResult]:
+    """Run ``cases`` on ``target``. A compiled target compiles them in merged batches
+    (mlc/testing/node_batch.py); a case that fails to import fails the same way everywhere."""
+    if target == "ref":
+        return [run_case(c) for c in cases]
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    from mlc.testing.node_batch import run_batched
+
+    start = time.perf_counter()
+    prepared = [prepare_case(c) for c in cases]
+    ready = [p for p in prepared if isinstance(p, Prepared)]
+    compile_fn = functools.partial(_compile_llvm, threads=threads)
+    outcomes = run_batched([p.graph for p in ready], [p.feeds for p in ready], compile_fn)
+    _check(ready, outcomes)
+    # A mismatch seen in a merged batch is confirmed alone, so batching never decides a result.
+    again = [p for p, o in zip(ready, outcomes) if not o.alone and not p.result.passed]
+    _check(again, run_batched([p.graph for p in again], [p.feeds for p in again], compile_fn,
+                              batch_size=1))
+    results = [p.result if isinstance(p, Prepared) else p for p in prepared]
+    share = (time.perf_counter() - start) / max(len(results), 1)
+    for r in results:
+        r.seconds = share
+    return results
+
+
+def _check(prepared: list[Prepared], outcomes: list) -> None:
+    """Record each case's outcome from node_batch.run_batched: an error, or outputs to compare."""
+    for p, outcome in zip(prepared, outcomes):
+        p.result.status = FAILED
+        if outcome.outputs is None:
+            p.result.reason = outcome.error
+            continue
+        try:
+            p.check(outcome.outputs)
+        except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, so the run goes on)
+            p.result.reason = f"crash in compare: {type(exc).__name__}: {_one_line(exc)}"
+
+
+def _compile_llvm(graph, out_dir: str, threads: int = 1):
+    """Compile ``graph`` for llvm into ``out_dir``; the loaded artifact's ``run``."""
+    import mlc
+    from mlc.runtime import load
+
+    return load(mlc.compile(graph, target="llvm", output=out_dir), threads=threads).run
 
 
 def _compare(actual: list, expected: list, names: list[str], rtol: float, atol: float) -> str:
@@ -247,14 +342,15 @@ def _compare(actual: list, expected: list, names: list[str], rtol: float, atol: 
     return ""
 
 
-@functools.lru_cache(maxsize=1)
-def _run_all_cached() -> tuple[CaseResult, ...]:
-    return tuple(run_case(c) for c in supported_cases())
+@functools.lru_cache(maxsize=None)
+def _run_all_cached(target: str) -> tuple[CaseResult, ...]:
+    return tuple(run_cases(supported_cases(), target))
 
 
-def run_all() -> list[CaseResult]:
-    """Run every supported case (cached for the process: the test and the docs share one run)."""
-    return list(_run_all_cached())
+def run_all(target: str = "ref") -> list[CaseResult]:
+    """Run every supported case on ``target`` (cached per process and target: the tests and the
+    docs share one run)."""
+    return list(_run_all_cached(target))
 
 
 # -- expected failures file ------------------------------------------------------------------
@@ -271,10 +367,33 @@ def read_expected_failures(path) -> dict[str, str]:
     return entries
 
 
-def format_expected_failures(results: Iterable[CaseResult]) -> str:
+def format_expected_failures(results: Iterable[CaseResult],
+                             reasons: dict[str, str] | None = None) -> str:
+    """The failures as ``name  # reason`` lines; ``reasons`` (name -> a written explanation)
+    replaces the runner's raw reason where it has the case."""
+    reasons = reasons or {}
     failed = sorted((r for r in results if not r.passed), key=lambda r: r.name)
     width = max((len(r.name) for r in failed), default=0)
-    return "".join(f"{r.name.ljust(width)}  # {r.reason}\n" for r in failed)
+    return "".join(f"{r.name.ljust(width)}  # {reasons.get(r.name) or r.reason}\n"
+                   for r in failed)
+
+
+def write_expected_failures(path, results: list[CaseResult], reasons_from=()) -> None:
+    """Rewrite the list at ``path`` for ``results``: its ``#`` header and the reasons it already
+    gives are kept; a case it lacks takes its reason from the lists ``reasons_from`` (e.g. the
+    ref list, for a case that fails on every target alike), else the runner's raw reason."""
+    from pathlib import Path
+
+    path = Path(path)
+    header, reasons = "", {}
+    for source in reversed(list(reasons_from)):
+        reasons.update(read_expected_failures(source))
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        header = "".join(line for line in text.splitlines(keepends=True)
+                         if line.startswith("#"))
+        reasons.update(read_expected_failures(path))
+    path.write_text(header + format_expected_failures(results, reasons), encoding="utf-8")
 
 
 def summary(results: list[CaseResult]) -> str:
@@ -285,24 +404,35 @@ def summary(results: list[CaseResult]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mlc.testing.node_suite [-v] [-k substring]``: run and print failures."""
+    """``python -m mlc.testing.node_suite [-t llvm] [-v] [-k substring]``: run, print failures."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", default="", help="only cases whose name contains this")
     parser.add_argument("-v", action="store_true", help="print passing cases too")
+    parser.add_argument("-t", "--target", default="ref", choices=TARGETS,
+                        help="where the cases run (default: ref, the numpy interpreter)")
     parser.add_argument("--expected", action="store_true",
                         help="print the failures in expected_failures.txt format")
+    parser.add_argument("--write-expected", metavar="FILE",
+                        help="rewrite this expected-failures list for the run (keeping its header "
+                             "and written reasons)")
+    parser.add_argument("--reasons-from", metavar="FILE", action="append", default=[],
+                        help="with --write-expected: take a new failure's reason from this list")
     args = parser.parse_args(argv)
     cases = [c for c in supported_cases() if args.k in c.name]
-    results = [run_case(c) for c in cases]
+    start = time.perf_counter()
+    results = run_cases(cases, args.target)
+    seconds = time.perf_counter() - start
     if args.expected:
         sys.stdout.write(format_expected_failures(results))
         return 0
+    if args.write_expected:
+        write_expected_failures(args.write_expected, results, args.reasons_from)
     for r in results:
         if args.v or not r.passed:
             print(f"{r.status:6} {r.name}: {r.reason}")
-    print(summary(results))
+    print(f"{summary(results)} on {args.target} in {seconds:.0f} s")
     return 0
 
 

@@ -4,15 +4,19 @@ Each model is compiled once (the target caches artifacts per model file within a
 compared through ``mlc.runtime.compare`` — what `mlc compare MODEL --targets ort,llvm --threads N`
 runs — at rtol 1e-4, atol 1e-5. The light models ship every weight as 0.02, which hides wrong
 channel indexing, so they are also checked with random weights (He-scaled), with the final
-softmax dropped so the logits are compared rather than a one-hot vector.
+softmax dropped so the logits are compared rather than a one-hot vector. Random weights without
+trained normalisation make activations grow layer by layer (shufflenet's logits reach ~1e6), so
+there the absolute tolerance scales with the largest output, as rounding error does.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mlc.frontend import load_onnx
 from mlc.inputs import make_feeds
+from mlc.interp import run
 from mlc.runtime import Model, compare
 from mlc.testing.models import (LIGHT_MODELS, ZOO_MODELS, light_model_path, randomize_weights,
                                 zoo_model_path)
@@ -20,11 +24,11 @@ from mlc.testing.models import (LIGHT_MODELS, ZOO_MODELS, light_model_path, rand
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def check_model(model: Model) -> None:
+def check_model(model: Model, atol: float = ATOL) -> None:
     feeds = make_feeds(model.graph)
     for threads in (1, 2):
         report = compare(model, ["llvm"], feeds, threads=threads, repeat=1, warmup=0,
-                         rtol=RTOL, atol=ATOL)
+                         rtol=RTOL, atol=atol)
         rows = {r.target: r for r in report.results}
         result = rows["llvm"]
         print(f"{model.name} at {threads} thread(s): max abs err {result.max_abs_err:.3g}, "
@@ -52,4 +56,6 @@ def test_light_model_with_random_weights_matches_onnxruntime(name):
     if last is not None and last.op == "softmax":
         graph.outputs = [last.inputs[0]]
         graph.remove_node(last)
-    check_model(Model.from_graph(graph))
+    scale = max(float(np.abs(y).max()) for y in run(graph, make_feeds(graph), as_list=True))
+    assert scale > 1.0  # random weights give outputs that mean something
+    check_model(Model.from_graph(graph), atol=ATOL * scale)
