@@ -69,9 +69,10 @@ MLC_EXPORT uint64_t mlc_now_ns(void);
 typedef void (*mlc_task_fn)(void *ctx, int64_t i);
 
 /* Call fn(ctx, i) exactly once for every i in [0, n), spread over the pool in contiguous blocks
- * (thread t gets [n*t/T, n*(t+1)/T), so a block's data stays in one core's cache); returns when all
- * calls have returned. Calls made from inside a task run serially on the calling thread, so
- * nesting is safe. Calls from several threads at once are serialised. */
+ * that free threads claim in order (the caller works too); returns when all calls have returned.
+ * Which thread runs which i is not fixed: iterations must be independent. Calls made from inside
+ * a task run serially on the calling thread, so nesting is safe. Calls from several threads at
+ * once are serialised. */
 void mlc_parallel_for(int64_t n, mlc_task_fn fn, void *ctx);
 
 #ifdef __cplusplus

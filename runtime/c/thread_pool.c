@@ -1,15 +1,16 @@
 /* thread_pool.c: a small fixed pool of pthreads behind mlc_parallel_for and mlc_num_threads.
  *
  * Why this shape: kernels parallelise one outer loop at a time, so the pool runs one job at a
- * time, split into T contiguous blocks (the caller runs block 0, worker t runs block t). Static
- * blocks keep each block's data in one core's cache and make the split deterministic. A model
- * runs dozens of parallel loops back to back, microseconds apart, and waking a sleeping thread
- * costs tens of microseconds; so idle workers first spin briefly (MLC_SPIN rounds of a pause
- * instruction, about a hundred microseconds) watching for the next job, and only then sleep on a
- * condition variable, as OpenMP runtimes and onnxruntime's pool do. A loaded model between runs
- * therefore costs no CPU. Define MLC_NO_THREADS (bare metal, Cortex-M) for a serial build with
- * the same API.
+ * time. A job is cut into a few contiguous blocks per thread, and threads (the caller included)
+ * claim blocks from an atomic counter: a block is a long contiguous run that stays in one core's
+ * cache, and a thread the OS has not scheduled yet never holds up the others, whoever is free
+ * runs the rest. A model runs dozens of parallel loops back to back, microseconds apart, and
+ * waking a sleeping thread costs tens of microseconds; so idle workers first spin briefly
+ * (MLC_SPIN rounds of a pause instruction) watching for the next job and only then sleep on a
+ * condition variable, as OpenMP runtimes and onnxruntime's pool do; a loaded model costs no CPU
+ * between runs. Define MLC_NO_THREADS (bare metal, Cortex-M) for a serial build with the same API.
  */
+
 #if !defined(_GNU_SOURCE) && !defined(MLC_NO_THREADS)
 #define _GNU_SOURCE /* sysconf(_SC_NPROCESSORS_ONLN) */
 #endif
@@ -38,6 +39,9 @@ void mlc_parallel_for(int64_t n, mlc_task_fn fn, void *ctx) {
 #ifndef MLC_SPIN
 #define MLC_SPIN 4000
 #endif
+/* Blocks per thread a job is cut into: enough that a late thread's share is picked up by the
+ * others, few enough that each block is a long contiguous run. */
+#define MLC_BLOCKS_PER_THREAD 4
 
 #if defined(__x86_64__) || defined(__i386__)
 #define MLC_PAUSE() __builtin_ia32_pause()
@@ -45,7 +49,7 @@ void mlc_parallel_for(int64_t n, mlc_task_fn fn, void *ctx) {
 #define MLC_PAUSE() ((void)0)
 #endif
 
-/* Shared counters read outside the lock while spinning; written with atomics under it. */
+/* Shared counters read outside the lock while spinning; written with atomics. */
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
@@ -55,34 +59,50 @@ void mlc_parallel_for(int64_t n, mlc_task_fn fn, void *ctx) {
 #define MLC_THREAD_LOCAL __thread
 #endif
 
+/* One mlc_parallel_for call. It lives on the caller's stack; workers attach to it (refs) under
+ * the pool lock, and the caller returns only when every block is done and no worker is attached. */
 typedef struct {
-    pthread_mutex_t lock;  /* guards everything below */
-    pthread_cond_t wake;   /* workers wait here for a new generation (or stop) */
-    pthread_cond_t done;   /* the caller waits here for remaining == 0 */
-    pthread_t *workers;    /* size - 1 of them; worker k runs block k + 1 */
-    int size;              /* threads in use, caller included; 0 = not started yet */
-    int stop;
-    uint64_t generation;   /* bumped once per job */
-    uint64_t base;         /* generation when the current workers were created */
-    mlc_task_fn fn;        /* the current job */
+    mlc_task_fn fn;
     void *ctx;
     int64_t n;
-    int parts;             /* blocks in the current job: min(size, n) */
-    int remaining;         /* worker blocks not finished yet */
+    int64_t blocks; /* contiguous chunks of [0, n), claimed in order by whoever is free */
+    int64_t next;   /* the next unclaimed block (atomic) */
+    int64_t done;   /* blocks finished (atomic) */
+    int refs;       /* workers attached (atomic) */
+} job_t;
+
+typedef struct {
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t wake;  /* workers wait here for a new generation (or stop) */
+    pthread_cond_t done;  /* the caller waits here for its job to finish */
+    pthread_t *workers;   /* size - 1 of them */
+    int size;             /* threads in use, caller included; 0 = not started yet */
+    int stop;
+    uint64_t generation;  /* bumped once per job */
+    uint64_t base;        /* generation when the current workers were created */
+    job_t *job;           /* the job workers may attach to; NULL between jobs */
 } pool_t;
 
 static pool_t P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                   NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0};
+                   NULL, 0, 0, 0, 0, NULL};
 /* One job (or resize) at a time; held for a whole mlc_parallel_for. */
 static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Set while this thread runs a task: nested calls then run serially instead of deadlocking. */
 static MLC_THREAD_LOCAL int in_task = 0;
 
-static void run_block(mlc_task_fn fn, void *ctx, int64_t n, int part, int parts) {
-    int64_t begin = n / parts * part + (n % parts) * part / parts;
-    int64_t end = n / parts * (part + 1) + (n % parts) * (part + 1) / parts;
+static void run_range(mlc_task_fn fn, void *ctx, int64_t begin, int64_t end) {
     int64_t i;
     for (i = begin; i < end; ++i) fn(ctx, i);
+}
+
+/* Claim and run blocks of job until none is left. */
+static void work_on(job_t *job) {
+    for (;;) {
+        int64_t b = __atomic_fetch_add(&job->next, 1, __ATOMIC_ACQ_REL);
+        if (b >= job->blocks) return;
+        run_range(job->fn, job->ctx, job->n * b / job->blocks, job->n * (b + 1) / job->blocks);
+        __atomic_add_fetch(&job->done, 1, __ATOMIC_ACQ_REL);
+    }
 }
 
 /* Spin until the generation moves past seen (or stop is set), at most MLC_SPIN rounds. */
@@ -95,12 +115,13 @@ static void spin_for_job(uint64_t seen) {
 }
 
 static void *worker_main(void *arg) {
-    int part = (int)(intptr_t)arg;
     uint64_t seen;
+    (void)arg;
     in_task = 1; /* a worker only ever runs tasks */
     pthread_mutex_lock(&P.lock);
     seen = P.base;
     for (;;) {
+        job_t *job;
         if (!P.stop && P.generation == seen) {
             pthread_mutex_unlock(&P.lock);
             spin_for_job(seen);
@@ -109,17 +130,15 @@ static void *worker_main(void *arg) {
         while (!P.stop && P.generation == seen) pthread_cond_wait(&P.wake, &P.lock);
         if (P.stop) break;
         seen = P.generation;
-        if (part < P.parts) {
-            mlc_task_fn fn = P.fn;
-            void *ctx = P.ctx;
-            int64_t n = P.n;
-            int parts = P.parts;
-            pthread_mutex_unlock(&P.lock);
-            run_block(fn, ctx, n, part, parts);
-            pthread_mutex_lock(&P.lock);
-            if (__atomic_sub_fetch(&P.remaining, 1, __ATOMIC_ACQ_REL) == 0)
-                pthread_cond_signal(&P.done);
-        }
+        job = P.job;
+        if (job == NULL) continue; /* that job is over already */
+        __atomic_add_fetch(&job->refs, 1, __ATOMIC_ACQ_REL);
+        pthread_mutex_unlock(&P.lock);
+        work_on(job);
+        pthread_mutex_lock(&P.lock);
+        if (__atomic_sub_fetch(&job->refs, 1, __ATOMIC_ACQ_REL) == 0 &&
+            LOAD(job->done) == job->blocks)
+            pthread_cond_signal(&P.done);
     }
     pthread_mutex_unlock(&P.lock);
     return NULL;
@@ -156,8 +175,7 @@ static void resize(int n) {
         P.workers = (pthread_t *)malloc(sizeof(pthread_t) * (size_t)(n - 1));
         if (P.workers != NULL) {
             for (k = 0; k < n - 1; ++k) {
-                void *part = (void *)(intptr_t)(k + 1);
-                if (pthread_create(&P.workers[k], NULL, worker_main, part) != 0) break;
+                if (pthread_create(&P.workers[k], NULL, worker_main, NULL) != 0) break;
                 ++started;
             }
         }
@@ -188,39 +206,45 @@ MLC_EXPORT int mlc_num_threads(int n) {
 }
 
 void mlc_parallel_for(int64_t n, mlc_task_fn fn, void *ctx) {
-    int parts, spins;
+    job_t job;
+    int64_t most;
+    int spins;
     if (n <= 0) return;
     if (in_task || n == 1) {
-        run_block(fn, ctx, n, 0, 1);
+        run_range(fn, ctx, 0, n);
         return;
     }
     pthread_mutex_lock(&submit_lock);
     if (P.size == 0) resize(default_threads());
-    parts = (int64_t)P.size < n ? P.size : (int)n;
-    if (parts <= 1) {
+    if (P.size <= 1) {
         pthread_mutex_unlock(&submit_lock);
         in_task = 1;
-        run_block(fn, ctx, n, 0, 1);
+        run_range(fn, ctx, 0, n);
         in_task = 0;
         return;
     }
+    most = (int64_t)P.size * MLC_BLOCKS_PER_THREAD;
+    job.fn = fn;
+    job.ctx = ctx;
+    job.n = n;
+    job.blocks = n < most ? n : most;
+    job.next = 0;
+    job.done = 0;
+    job.refs = 0;
     pthread_mutex_lock(&P.lock);
-    P.fn = fn;
-    P.ctx = ctx;
-    P.n = n;
-    P.parts = parts;
-    STORE(P.remaining, parts - 1);
+    P.job = &job;
     STORE(P.generation, P.generation + 1);
     pthread_cond_broadcast(&P.wake);
     pthread_mutex_unlock(&P.lock);
 
     in_task = 1;
-    run_block(fn, ctx, n, 0, parts);
+    work_on(&job);
     in_task = 0;
 
-    for (spins = 0; spins < MLC_SPIN && LOAD(P.remaining) > 0; ++spins) MLC_PAUSE();
+    for (spins = 0; spins < MLC_SPIN && LOAD(job.done) < job.blocks; ++spins) MLC_PAUSE();
     pthread_mutex_lock(&P.lock);
-    while (LOAD(P.remaining) > 0) pthread_cond_wait(&P.done, &P.lock);
+    P.job = NULL; /* workers that wake from now on do not attach */
+    while (LOAD(job.done) < job.blocks || LOAD(job.refs) > 0) pthread_cond_wait(&P.done, &P.lock);
     pthread_mutex_unlock(&P.lock);
     pthread_mutex_unlock(&submit_lock);
 }
