@@ -4,6 +4,13 @@ The evaluator finds what goes wrong on one run (an out-of-bounds index); this fi
 on every run, without data: a variable used outside its loop or before its Let, a buffer that is
 neither a parameter nor allocated, a store into an input or constant, dtypes that disagree.
 A renderer may then assume all of it and stay simple.
+
+It also checks the contract of the loop kinds (``loop_kind_violation``): an unrolled loop has
+constant bounds; a vectorized loop has constant bounds, step 1, an extent divisible by its width,
+and a body with only unrolled loops, no Allocate, only locals it declares itself, and stores at
+indices that vary with the loop variable; a parallel loop holds no scratch too large for the
+stack. Renderers fall back to serial code for a vectorized loop that breaks it, but that is a
+bug in the schedule that made it, so it is an error here.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from mlc.ir.dtypes import DType
 
 from .ir import (Allocate, Assign, Binary, Block, Buffer, Call, Cast, Const, Expr, For, Kernel,
                  Let, Load, Select, Stmt, Store, Unary, Var)
+from .scratch import STACK_LIMIT_BYTES, on_stack
 
 
 class KernelError(ValueError):
@@ -27,6 +35,82 @@ def verify_kernel(kernel: Kernel) -> None:
         raise KernelError(f"kernel {kernel.name}: owned constants {sorted(owned)} must be const "
                           f"params")
     _Checker(kernel, {p.name: p for p in kernel.params}).stmt(kernel.body, frozenset())
+    problem = _loop_kinds(kernel.body, in_parallel=False)
+    if problem:
+        raise KernelError(f"kernel {kernel.name}: {problem}")
+
+
+def loop_kind_violation(loop: For) -> str | None:
+    """Why ``loop`` breaks the contract of its kind (see the module docstring), or None."""
+    if loop.kind == "unrolled" and not (isinstance(loop.start, Const) and
+                                        isinstance(loop.stop, Const)):
+        return f"unrolled loop {loop.var.name} needs constant bounds"
+    if loop.kind != "vectorized":
+        return None
+    name = loop.var.name
+    if not (isinstance(loop.start, Const) and isinstance(loop.stop, Const)):
+        return f"vectorized loop {name} needs constant bounds"
+    width = loop.width or 1
+    if loop.step != 1:
+        return f"vectorized loop {name} needs step 1"
+    if (int(loop.stop.value) - int(loop.start.value)) % width:
+        return f"vectorized loop {name}: extent is not a multiple of the width {width}"
+    return _vector_body(loop.body, name, set())
+
+
+def _vector_body(s: Stmt, var: str, declared: set[str]) -> str | None:
+    if isinstance(s, Block):
+        for child in s.stmts:
+            problem = _vector_body(child, var, declared)
+            if problem:
+                return problem
+        return None
+    where = f"in the body of vectorized loop {var}"
+    if isinstance(s, For):
+        if s.kind != "unrolled" or not (isinstance(s.start, Const) and isinstance(s.stop, Const)):
+            return f"{where}: loop {s.var.name} is not unrolled with constant bounds"
+        return _vector_body(s.body, var, declared)
+    if isinstance(s, Let):
+        declared.add(s.var.name)
+    elif isinstance(s, Assign):
+        if s.var.name not in declared:
+            return f"{where}: assignment to {s.var.name}, a local declared outside it"
+    elif isinstance(s, Allocate):
+        return f"{where}: allocation of {s.buffer.name}"
+    elif isinstance(s, Store):
+        if not _varies(s.index, {var} | declared):
+            return f"{where}: store into {s.buffer.name} at an index that does not vary with {var}"
+    return None
+
+
+def _varies(e: Expr, names: set[str]) -> bool:
+    """Whether ``e`` mentions one of ``names`` (the vector variable or a local of its body)."""
+    if isinstance(e, Var):
+        return e.name in names
+    if isinstance(e, Load):
+        return _varies(e.index, names)
+    if isinstance(e, Binary):
+        return _varies(e.a, names) or _varies(e.b, names)
+    if isinstance(e, (Unary, Cast)):
+        return _varies(e.x, names)
+    if isinstance(e, Call):
+        return any(_varies(a, names) for a in e.args)
+    if isinstance(e, Select):
+        return _varies(e.cond, names) or _varies(e.a, names) or _varies(e.b, names)
+    return False
+
+
+def _loop_kinds(s: Stmt, in_parallel: bool) -> str | None:
+    if isinstance(s, Block):
+        return next((p for p in (_loop_kinds(c, in_parallel) for c in s.stmts) if p), None)
+    if isinstance(s, For):
+        return loop_kind_violation(s) or _loop_kinds(s.body, in_parallel or s.kind == "parallel")
+    if isinstance(s, Allocate):
+        if in_parallel and not on_stack(s):
+            return (f"scratch {s.buffer.name} ({s.buffer.numel * s.buffer.dtype.itemsize} bytes) "
+                    f"inside a parallel loop is over the {STACK_LIMIT_BYTES}-byte stack limit")
+        return _loop_kinds(s.body, in_parallel)
+    return None
 
 
 class _Checker:

@@ -1,0 +1,72 @@
+"""Where each scratch buffer (``Allocate``) of a kernel lives: the stack or the workspace.
+
+Why two places: small scratch (register tiles, packed panels up to 64 KiB) is cheapest as a stack
+slot in the function that runs it, where LLVM can promote it to registers; large scratch (an
+im2col matrix) would overflow a thread's stack, so it gets a 64-byte-aligned slice of a
+caller-provided *workspace*. Every renderer and every caller uses this one layout.
+"""
+
+from __future__ import annotations
+
+from .ir import Allocate, Block, For, Kernel, Stmt
+
+STACK_LIMIT_BYTES = 64 * 1024
+WORKSPACE_ALIGN = 64
+
+
+def scratch_bytes(stmt: Allocate) -> int:
+    return stmt.buffer.numel * stmt.buffer.dtype.itemsize
+
+
+def on_stack(stmt: Allocate) -> bool:
+    return scratch_bytes(stmt) <= STACK_LIMIT_BYTES
+
+
+def scratch_placement(kernel: Kernel) -> dict[str, int | None]:
+    """Scratch buffer name → byte offset in the workspace, or None for a stack buffer. Large
+    buffers are laid out one after another (each 64-byte aligned) in program order; a name that
+    several Allocates reuse gets one slot, as large as the largest of them."""
+    return _layout(kernel)[0]
+
+
+def workspace_bytes(kernel: Kernel) -> int:
+    """Bytes of workspace the caller must pass to the kernel (0 when all scratch is small)."""
+    return _layout(kernel)[1]
+
+
+def _layout(kernel: Kernel) -> tuple[dict[str, int | None], int]:
+    sizes: dict[str, int | None] = {}
+    for alloc in _allocations(kernel.body):
+        name = alloc.buffer.name
+        if on_stack(alloc):
+            sizes.setdefault(name, None)
+        else:
+            sizes[name] = max(sizes.get(name) or 0, _round_up(scratch_bytes(alloc)))
+    placement: dict[str, int | None] = {}
+    offset = 0
+    for name, size in sizes.items():
+        if size is None:
+            placement[name] = None
+        else:
+            placement[name] = offset
+            offset += size
+    return placement, offset
+
+
+def _round_up(n: int) -> int:
+    return -(-n // WORKSPACE_ALIGN) * WORKSPACE_ALIGN
+
+
+def _allocations(stmt: Stmt) -> list[Allocate]:
+    found: list[Allocate] = []
+    stack = [stmt]
+    while stack:
+        s = stack.pop()
+        if isinstance(s, Allocate):
+            found.append(s)
+            stack.append(s.body)
+        elif isinstance(s, For):
+            stack.append(s.body)
+        elif isinstance(s, Block):
+            stack.extend(reversed(s.stmts))
+    return found
