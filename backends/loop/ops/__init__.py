@@ -66,7 +66,7 @@ def lowered_ops() -> list[str]:
     return sorted(set(COMPUTE) | set(REDUCE))
 
 
-from . import elementwise, quant, reduce, shape  # noqa: E402,F401  (registers the lowerings)
+from . import elementwise, gemm, nn, norm, quant, reduce, resize, shape  # noqa: E402,F401
 
-__all__ = ["COMPUTE", "REDUCE", "SCHEDULED", "compute", "scheduled", "elementwise", "has_lowering", "lowered_ops", "quant",
-           "reduce", "reduction", "shape"]
+__all__ = ["COMPUTE", "REDUCE", "SCHEDULED", "compute", "elementwise", "gemm", "has_lowering",
+           "lowered_ops", "nn", "norm", "quant", "reduce", "reduction", "resize", "scheduled", "shape"]
