@@ -63,7 +63,8 @@ def binary(op: str, a, b, dtype: DType):
         if dtype.is_int:
             return wrap(_int_arith(op, int(a), int(b)), dtype)
         if op == "mod":
-            return dtype.numpy.type(math.fmod(float(a), float(b)) if b != 0 else math.nan)
+            finite = b != 0 and math.isfinite(float(a))  # fmod(±inf, y) is NaN, as C's is
+            return dtype.numpy.type(math.fmod(float(a), float(b)) if finite else math.nan)
         fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
               "floordiv": np.floor_divide}[op]
         return dtype.numpy.type(fn(a, b))
