@@ -23,6 +23,7 @@ from mlc.ir.dtypes import DType
 from mlc.ir.graph import Node, Value
 
 from . import ir
+from .analysis import footprint
 from .ir import Allocate, Buffer, Expr, For, Kernel, Stmt, Store
 from .ops import COMPUTE, REDUCE, SCHEDULED, has_lowering
 from .schedule import Schedules
@@ -210,8 +211,10 @@ class _Group:
         else:
             body = ir.block(*(self.loop_nest(inner.shape, self._storer(buf, inner))
                               for (inner, _), buf in zip(self.outputs, self.out_buffers)))
-        return Kernel(self.name, tuple(self.params.values()) + tuple(self.out_buffers), body,
-                      tuple(self.owned.items()))
+        read = {load.buffer.name for load in footprint(body).loads}
+        params = tuple(p for p in self.params.values() if p.name in read)  # e.g. a conv's raw
+        owned = tuple((k, v) for k, v in self.owned.items() if k in read)  # weights once packed
+        return Kernel(self.name, params + tuple(self.out_buffers), body, owned)
 
     def _storer(self, buffer: Buffer, value: Value) -> Callable[[tuple[Expr, ...]], Stmt]:
         return lambda idx: Store(buffer, ir.flat_index(value.shape, idx), self.load(value, idx))
