@@ -17,7 +17,9 @@ setup: $(STAMP)
 
 demo: setup
 	$(VENV)/bin/mlc show models/digits_cnn.onnx --stats
-	$(VENV)/bin/mlc compare models/digits_cnn.onnx --targets ref,ort
+	$(VENV)/bin/mlc compile models/digits_cnn.onnx -t llvm -o build/digits_cnn
+	$(VENV)/bin/mlc run build/digits_cnn
+	$(VENV)/bin/mlc compare models/digits_cnn.onnx --targets ref,llvm
 
 test: setup
 	$(PY) -m pytest -q -n $(JOBS)
