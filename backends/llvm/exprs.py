@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import llvmlite.ir as lir
 
+from mlc.backends.loop.analysis import children as analysis_children
 from mlc.backends.loop.ir import (Binary, Buffer, Call, Cast, Const, Expr, Load, Select, Unary,
                                   Var)
 from mlc.ir.dtypes import DType
@@ -103,7 +104,7 @@ class ExprEmitter:
         elif isinstance(e, Const):
             result = (False, frozenset())
         else:
-            children = _children(e)
+            children = analysis_children(e)
             parts = [self.facts(c) for c in children]
             result = (isinstance(e, Load) or any(p[0] for p in parts),
                       frozenset().union(*(p[1] for p in parts)))
@@ -337,20 +338,6 @@ class ExprEmitter:
         if T.reg(source).width > T.reg(to).width:
             return bld.trunc(x, target)
         return (bld.zext if unsigned else bld.sext)(x, target)
-
-
-def _children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Load):
-        return (e.index,)
-    if isinstance(e, Binary):
-        return (e.a, e.b)
-    if isinstance(e, (Unary, Cast)):
-        return (e.x,)
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, Select):
-        return (e.cond, e.a, e.b)
-    return ()
 
 
 def _retype(ty: lir.Type, element: lir.Type) -> lir.Type:

@@ -355,25 +355,31 @@ def _resize_axis(x: np.ndarray, axis: int, out_len: int, scale: float, mode: str
     return result
 
 
-def _interpolate(x: np.ndarray, axis: int, out_len: int, coords: np.ndarray, scale: float,
-                 mode: str, nearest_mode: str, cubic_a: float, exclude_outside: bool) -> np.ndarray:
-    in_len = x.shape[axis]
-    if mode == "nearest":
-        return np.take(x, _nearest_index(coords, nearest_mode, scale, in_len), axis=axis)
+def interpolation_taps(coords: np.ndarray, in_len: int, mode: str, cubic_a: float,
+                       exclude_outside: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Linear or cubic resampling of one axis as (taps[o, t] source indices, weights[o, t]) for
+    output coordinates mapped to source ``coords``; the loop-IR lowering builds the same tables."""
     if mode == "linear":
         coords = np.clip(coords, 0, in_len - 1)
         low = np.floor(coords).astype(np.int64)
         taps = np.stack([low, np.minimum(low + 1, in_len - 1)], axis=1)
         frac = (coords - low).astype(np.float64)
-        weights = np.stack([1 - frac, frac], axis=1)
-    else:
-        low = np.floor(coords).astype(np.int64)
-        raw = low[:, None] + np.arange(-1, 3)
-        weights = _cubic_weights(coords - low, cubic_a)
-        if exclude_outside:
-            weights = np.where((raw >= 0) & (raw < in_len), weights, 0.0)
-            weights /= weights.sum(axis=1, keepdims=True)
-        taps = np.clip(raw, 0, in_len - 1)
+        return taps, np.stack([1 - frac, frac], axis=1)
+    low = np.floor(coords).astype(np.int64)
+    raw = low[:, None] + np.arange(-1, 3)
+    weights = _cubic_weights(coords - low, cubic_a)
+    if exclude_outside:
+        weights = np.where((raw >= 0) & (raw < in_len), weights, 0.0)
+        weights /= weights.sum(axis=1, keepdims=True)
+    return np.clip(raw, 0, in_len - 1), weights
+
+
+def _interpolate(x: np.ndarray, axis: int, out_len: int, coords: np.ndarray, scale: float,
+                 mode: str, nearest_mode: str, cubic_a: float, exclude_outside: bool) -> np.ndarray:
+    in_len = x.shape[axis]
+    if mode == "nearest":
+        return np.take(x, _nearest_index(coords, nearest_mode, scale, in_len), axis=axis)
+    taps, weights = interpolation_taps(coords, in_len, mode, cubic_a, exclude_outside)
     shape = [1] * x.ndim
     shape[axis] = out_len
     result = 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlc.ir.dtypes import DType
-from mlc.ops.shape import _cubic_weights, _nearest_index, _source_coords
+from mlc.ops.shape import _nearest_index, _source_coords, interpolation_taps
 
 from .. import ir
 from ..ir import Expr
@@ -45,20 +45,8 @@ def _plan(in_len: int, out_len: int, scale: float, attrs: dict, roi: tuple[float
     if mode == "nearest":
         index = _nearest_index(coords, attrs["nearest_mode"], scale, in_len)
         return _Axis(index.reshape(-1, 1), None, outside)
-    if mode == "linear":
-        coords = np.clip(coords, 0, in_len - 1)
-        low = np.floor(coords).astype(np.int64)
-        taps = np.stack([low, np.minimum(low + 1, in_len - 1)], axis=1)
-        frac = (coords - low).astype(np.float64)
-        weights = np.stack([1 - frac, frac], axis=1)
-    else:
-        low = np.floor(coords).astype(np.int64)
-        raw = low[:, None] + np.arange(-1, 3)
-        weights = _cubic_weights(coords - low, attrs["cubic_coeff_a"])
-        if attrs["exclude_outside"]:
-            weights = np.where((raw >= 0) & (raw < in_len), weights, 0.0)
-            weights /= weights.sum(axis=1, keepdims=True)
-        taps = np.clip(raw, 0, in_len - 1)
+    taps, weights = interpolation_taps(coords, in_len, mode, attrs["cubic_coeff_a"],
+                                       attrs["exclude_outside"])
     return _Axis(taps, weights.astype(work), outside)
 
 
