@@ -23,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from mlc.backends.loop import lower_node
 from mlc.backends.loop.schedule import default_schedules
+from mlc.runtime.bench import time_runs
 from mlc.backends.llvm.host import host_target
 from mlc.backends.llvm.kernel_library import KernelLibrary
 from mlc.ir import GraphBuilder
@@ -82,14 +83,7 @@ def _ort_session(x_shape, w, bias, stride, pad, group, threads):
 
 
 def _median_seconds(call, repeat: int) -> float:
-    call()
-    call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return time_runs(call, warmup=2, repeat=repeat).median_ms / 1e3
 
 
 def bench(layer, schedules, threads: int, repeat: int, rng) -> dict:

@@ -10,9 +10,7 @@ library build costs a compiler run (~0.3 s): tests compile many kernels at once.
 from __future__ import annotations
 
 import ctypes
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -23,6 +21,7 @@ from mlc.backends.loop.evaluate import EvaluationError
 from mlc.backends.loop.ir import Kernel
 from mlc.backends.loop.scratch import workspace_bytes
 from mlc.runtime.c.build import build_shared_library
+from mlc.runtime.bench import time_runs
 from mlc.runtime.loader import aligned_empty
 
 from . import lltypes as T
@@ -131,14 +130,7 @@ class KernelLibrary:
              kernel: int | str | None = None) -> float:
         """Median seconds of one call (after two warm-up calls)."""
         call, _ = self._prepare(args, self._select(kernel))
-        call()
-        call()
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return time_runs(call, warmup=2, repeat=repeat).median_ms / 1e3
 
 
 def _fresh(numel: int, dtype: np.dtype, is_float: bool) -> np.ndarray:
