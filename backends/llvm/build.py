@@ -163,12 +163,12 @@ def _bind(graph: Graph, node: Node, kernel: Kernel, plan: MemoryPlan, weights: _
         name = param.name
         if name in owned:
             step.args.append(("weights", weights.place(f"{kernel.name}/{name}", owned[name])))
+        elif name in inputs:  # never written; when also an output it is copied there last
+            step.args.append(("input", inputs[name]))
         elif name in outputs:  # written here, or read back by a later kernel
             step.args.append(("output", outputs[name]))
         elif name in plan.value_offsets:
             step.args.append(("arena", plan.value_offsets[name]))
-        elif name in inputs:
-            step.args.append(("input", inputs[name]))
         elif name in values and values[name].is_const:
             step.args.append(("weights", weights.place(name, values[name].const)))
         else:

@@ -128,3 +128,17 @@ def test_missing_linker_names_what_to_install(models, invoke, tmp_path, monkeypa
     one_line_error(result.stderr, "linker", "binutils")
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".art")]
+
+
+def test_outputs_that_are_inputs_or_constants_pass_through(tmp_path):
+    """A graph output no kernel writes (the input itself, a constant) is copied into place, and
+    kernels reading that input still read the caller's input buffer."""
+    b = mlc.GraphBuilder("passthrough")
+    x = b.input("x", (2, 3))
+    k = b.const(np.arange(4, dtype=np.float32).reshape(2, 2), name="k")
+    b.outputs(x, b.relu(x), k)
+    v = np.array([[-1, 2, 3], [4, -5, 6]], np.float32)
+    same, relu, const = load(mlc.compile(b.graph, output=tmp_path / "art")).run({"x": v})
+    np.testing.assert_array_equal(same, v)
+    np.testing.assert_array_equal(relu, np.maximum(v, 0))
+    np.testing.assert_array_equal(const, np.arange(4, dtype=np.float32).reshape(2, 2))
