@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import llvmlite.ir as lir
 
-from mlc.backends.loop.ir import (Allocate, Assign, Binary, Block, Call, Cast, Expr, For, Let,
-                                  Load, Select, Stmt, Store, Unary, Var)
+from mlc.backends.loop.analysis import children, stmt_exprs, walk_stmt
+from mlc.backends.loop.ir import Expr, For, Load, Stmt, Store, Var
 
 from . import lltypes as T
 
@@ -68,49 +68,24 @@ def _field(b: lir.IRBuilder, struct: lir.Type, pointer: lir.Value, k: int) -> li
 
 
 def _references(s: Stmt) -> tuple[set[str], set[str]]:
-    """Names of the buffers and variables ``s`` mentions anywhere."""
+    """Names of the buffers and variables ``s`` mentions anywhere (shared subexpressions are
+    visited once)."""
     buffers: set[str] = set()
     variables: set[str] = set()
+    pending: list[Expr] = []
+    for t in walk_stmt(s):
+        if isinstance(t, Store):
+            buffers.add(t.buffer.name)
+        pending.extend(stmt_exprs(t))
     seen: set[Expr] = set()
-
-    def expr(e: Expr) -> None:
+    while pending:
+        e = pending.pop()
         if e in seen:
-            return
+            continue
         seen.add(e)
         if isinstance(e, Var):
             variables.add(e.name)
         elif isinstance(e, Load):
             buffers.add(e.buffer.name)
-            expr(e.index)
-        elif isinstance(e, Binary):
-            expr(e.a)
-            expr(e.b)
-        elif isinstance(e, (Unary, Cast)):
-            expr(e.x)
-        elif isinstance(e, Call):
-            for a in e.args:
-                expr(a)
-        elif isinstance(e, Select):
-            expr(e.cond)
-            expr(e.a)
-            expr(e.b)
-
-    def stmt(t: Stmt) -> None:
-        if isinstance(t, Block):
-            for c in t.stmts:
-                stmt(c)
-        elif isinstance(t, For):
-            expr(t.start)
-            expr(t.stop)
-            stmt(t.body)
-        elif isinstance(t, Store):
-            buffers.add(t.buffer.name)
-            expr(t.index)
-            expr(t.value)
-        elif isinstance(t, (Let, Assign)):
-            expr(t.init if isinstance(t, Let) else t.value)
-        elif isinstance(t, Allocate):
-            stmt(t.body)
-
-    stmt(s)
+        pending.extend(children(e))
     return buffers, variables
