@@ -24,6 +24,7 @@ from mlc.interp import run_traced
 from mlc.ir import DType, GraphBuilder
 from mlc.passes import PassManager, parse_pipeline, run_pipeline
 from mlc.testing.models import ZOO_MODELS, zoo_model_path
+from tests.loop.helpers import op_graph, random_array
 from tests.strategies import random_feeds, random_graphs
 
 rng = np.random.default_rng(0)
@@ -44,31 +45,15 @@ def assert_matches(got: dict, want: dict, what: str, rtol: float = 1e-5) -> None
 
 # -- kernels lowered from graphs -------------------------------------------------------------------
 
-def _data(shape, dtype=np.float32):
-    if np.dtype(dtype) == np.bool_:
-        return rng.random(shape) < 0.5
-    if np.issubdtype(dtype, np.integer):
-        return rng.integers(-9, 10, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
+_data = functools.partial(random_array, rng)
 
 
 def _op_case(op, shapes, attrs=None, dtypes=None, consts=(), feeds_override=None, fuse=False):
-    b = GraphBuilder("g")
-    dtypes = dtypes or [np.float32] * len(shapes)
-    feeds, values = {}, []
-    for k, (shape, dtype) in enumerate(zip(shapes, dtypes)):
-        data = _data(shape, dtype)
-        if k in consts:
-            values.append(b.const(data, name=f"c{k}"))
-        else:
-            values.append(b.input(f"x{k}", shape, DType.from_numpy(dtype)))
-            feeds[f"x{k}"] = data
-    out = op(b, *values) if callable(op) else b.op(op, *values, **(attrs or {}))
-    b.outputs(*(out if isinstance(out, tuple) else (out,)))
+    graph, feeds = op_graph(rng, op, shapes, attrs, dtypes, consts)
     if fuse:
-        PassManager(parse_pipeline("fuse")).run(b.graph)
+        PassManager(parse_pipeline("fuse")).run(graph)
     feeds.update(feeds_override or {})
-    return b.graph, feeds
+    return graph, feeds
 
 
 def _chain(b, x, s):

@@ -7,7 +7,7 @@ import numpy as np
 from mlc.backends.loop import LoweringError, evaluate, kernel_args, lower_node, print_kernel
 from mlc.backends.loop.verify import verify_kernel
 from mlc.interp import run_traced
-from mlc.ir import Graph
+from mlc.ir import DType, Graph, GraphBuilder
 from mlc.passes import PassManager, parse_pipeline
 from mlc.text import print_node
 
@@ -48,3 +48,31 @@ def check_graph(graph: Graph, feeds: dict[str, np.ndarray], *, skip_unlowered: b
                         f"{node.op} -> {out.name}\n{print_node(node)}\n{print_kernel(kernel)}")
         checked += 1
     return checked
+
+
+def random_array(rng: np.random.Generator, shape, dtype=np.float32) -> np.ndarray:
+    """Test data of ``dtype``: coin flips for bool, small integers, normal floats."""
+    if np.dtype(dtype) == np.bool_:
+        return rng.random(shape) < 0.5
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(-9, 10, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def op_graph(rng: np.random.Generator, op, shapes, attrs=None, dtypes=None,
+             consts=()) -> tuple[Graph, dict[str, np.ndarray]]:
+    """A graph of one ``op`` (a registry name, or ``fn(builder, *inputs)``) over random inputs of
+    ``shapes``; the inputs numbered in ``consts`` become constants. Returns the graph and feeds."""
+    b = GraphBuilder("g")
+    dtypes = dtypes or [np.float32] * len(shapes)
+    feeds, values = {}, []
+    for k, (shape, dtype) in enumerate(zip(shapes, dtypes)):
+        data = random_array(rng, shape, dtype)
+        if k in consts:
+            values.append(b.const(data, name=f"c{k}"))
+        else:
+            values.append(b.input(f"x{k}", shape, DType.from_numpy(dtype)))
+            feeds[f"x{k}"] = data
+    out = op(b, *values) if callable(op) else b.op(op, *values, **(attrs or {}))
+    b.outputs(*(out if isinstance(out, tuple) else (out,)))
+    return b.graph, feeds

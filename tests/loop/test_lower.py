@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,34 +18,18 @@ from mlc.ir import DType, GraphBuilder
 from mlc.ops import all_ops
 from tests.strategies import random_feeds, random_graphs
 
-from tests.loop.helpers import check_graph, fuse
+from tests.loop.helpers import check_graph, fuse, op_graph, random_array
 
 rng = np.random.default_rng(0)
 
 
-def _data(shape, dtype=np.float32):
-    if np.dtype(dtype) == np.bool_:
-        return rng.random(shape) < 0.5
-    if np.issubdtype(dtype, np.integer):
-        return rng.integers(-9, 10, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
+_data = functools.partial(random_array, rng)
 
 
 def check_op(op, shapes, attrs=None, dtypes=None, consts=()):
     """Build one node of ``op`` over inputs of ``shapes`` and compare its kernel."""
-    b = GraphBuilder("g")
-    dtypes = dtypes or [np.float32] * len(shapes)
-    feeds, values = {}, []
-    for k, (shape, dtype) in enumerate(zip(shapes, dtypes)):
-        data = _data(shape, dtype)
-        if k in consts:
-            values.append(b.const(data, name=f"c{k}"))
-        else:
-            values.append(b.input(f"x{k}", shape, DType.from_numpy(dtype)))
-            feeds[f"x{k}"] = data
-    out = b.op(op, *values, **(attrs or {}))
-    b.outputs(*(out if isinstance(out, tuple) else (out,)))
-    assert check_graph(b.graph, feeds) == 1
+    graph, feeds = op_graph(rng, op, shapes, attrs, dtypes, consts)
+    assert check_graph(graph, feeds) == 1
 
 
 UNARY = ["relu", "sigmoid", "tanh", "erf", "exp", "neg", "abs", "reciprocal", "hard_swish",

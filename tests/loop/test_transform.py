@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +27,7 @@ from mlc.passes import run_pipeline
 from mlc.testing.models import zoo_model_path
 from tests.strategies import random_feeds, random_graphs
 
-from tests.loop.helpers import fuse
+from tests.loop.helpers import fuse, op_graph, random_array
 
 rng = np.random.default_rng(0)
 AVX512 = default_schedules("avx512")
@@ -34,12 +36,7 @@ AVX512 = default_schedules("avx512")
 SMALL = dataclasses.replace(AVX512, loops=LoopSchedule(lanes=4, min_parallel_elements=16))
 
 
-def _data(shape, dtype=np.float32):
-    if np.dtype(dtype) == np.bool_:
-        return rng.random(shape) < 0.5
-    if np.issubdtype(dtype, np.integer):
-        return rng.integers(-9, 10, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
+_data = functools.partial(random_array, rng)
 
 
 def kinds(kernel: Kernel) -> dict[str, int]:
@@ -76,15 +73,8 @@ def check_graph(graph, feeds, schedules: Schedules = SMALL) -> list[Kernel]:
 
 
 def one_op(op, shapes, attrs=None, dtypes=None, schedules: Schedules = SMALL) -> Kernel:
-    b = GraphBuilder("g")
-    dtypes = dtypes or [np.float32] * len(shapes)
-    feeds, values = {}, []
-    for k, (shape, dtype) in enumerate(zip(shapes, dtypes)):
-        values.append(b.input(f"x{k}", shape, DType.from_numpy(dtype)))
-        feeds[f"x{k}"] = _data(shape, dtype)
-    out = b.op(op, *values, **(attrs or {}))
-    b.outputs(*(out if isinstance(out, tuple) else (out,)))
-    (kernel,) = check_graph(b.graph, feeds, schedules)
+    graph, feeds = op_graph(rng, op, shapes, attrs, dtypes)
+    (kernel,) = check_graph(graph, feeds, schedules)
     return kernel
 
 
