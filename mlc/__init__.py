@@ -45,11 +45,13 @@ def save(graph: Graph, path: str | os.PathLike) -> None:
 
 
 def compile(graph: Graph, target: str = "llvm", output: str | os.PathLike | None = None, *,
-            level: str = "-O2", emit: Sequence[str] = (), schedule: Sequence[str] = ()) -> str:
+            level: str = "-O2", emit: Sequence[str] = (), schedule: Sequence[str] = (),
+            weights: str = "auto", werror: bool = False) -> str:
     """Compile ``graph`` for ``target`` into an artifact directory and return its path; run it
     with ``mlc.runtime.load(path).run(feeds)``. ``output`` defaults to a new temporary folder.
     ``emit`` adds intermediate forms (``llvm-ir``, ``asm``, ``loop-ir``) to the artifact;
-    ``schedule`` overrides schedule fields (``gemm.mr=4``)."""
+    ``schedule`` overrides schedule fields (``gemm.mr=4``). For the C targets, ``weights`` picks
+    weights.c or an .incbin blob (``auto``: by size) and ``werror`` makes warnings errors."""
     import tempfile
 
     from mlc.errors import MlcError
@@ -62,4 +64,17 @@ def compile(graph: Graph, target: str = "llvm", output: str | os.PathLike | None
         options = CompileOptions(level=level, emit=tuple(emit), schedule_overrides=tuple(schedule))
         compile_graph(graph, output, options)
         return os.fspath(output)
-    raise MlcError(f"mlc compile does not know target {target!r}", hint="compile targets: llvm")
+    if target == "c" or target.startswith("c-"):
+        from mlc.backends.c.build import CCompileOptions, compile_cortex_m, compile_host
+
+        c_options = CCompileOptions(level=level, emit=tuple(emit),
+                                    schedule_overrides=tuple(schedule), weights=weights,
+                                    werror=werror)
+        if target == "c":
+            compile_host(graph, output, c_options)
+        else:
+            compile_cortex_m(graph, output, target[2:], c_options)
+        return os.fspath(output)
+    raise MlcError(f"mlc compile does not know target {target!r}",
+                   hint="compile targets: llvm, c, c-cortex-m0plus, c-cortex-m4, c-cortex-m7, "
+                        "c-cortex-m33")

@@ -17,25 +17,19 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 from llvmlite import ir as llir
 
-from mlc.errors import MlcError
 from mlc.ir import Graph
-from mlc.ir.graph import Node, Value
-from mlc.memory import plan_memory
-from mlc.memory.plan import MemoryPlan
 from mlc.runtime.artifact import ArtifactWriter, Manifest
 from mlc.runtime.c.build import build_shared_library
 
-from ..loop import Kernel, lower_node, print_kernel, verify_kernel
-from ..loop.ir import Buffer
+from ..loop import print_kernel
 from ..loop.schedule import Schedules, default_schedules
-from ..loop.scratch import workspace_bytes
+from ..program import CompileError, Program, Step, build_program
 from .codegen import ModuleCodegen
 from .emit import compile_module
 from .host import HostTarget, host_target
@@ -47,9 +41,7 @@ WEIGHTS_SYMBOL = "mlc_weights"
 ABI_VERSION = 1
 _OK, _ERR_ARGUMENT = 0, 1
 
-
-class CompileError(MlcError):
-    """The model cannot be compiled for this target (an option or a graph the target rejects)."""
+__all__ = ["CompileError", "CompileOptions", "compile_graph"]
 
 
 @dataclass(frozen=True)
@@ -63,37 +55,14 @@ class CompileOptions:
     memory_strategy: str = "best"
 
     def __post_init__(self) -> None:
-        unknown = [form for form in self.emit if form not in EMIT_FORMS]
-        if unknown:
-            raise CompileError(f"unknown --emit form {unknown[0]!r}",
-                               hint=f"choose from {', '.join(EMIT_FORMS)}")
+        check_emit_forms(self.emit, EMIT_FORMS)
 
 
-@dataclass
-class _Step:
-    """One kernel call in ``mlc_run``: the kernel and, per parameter, where its data lives."""
-
-    kernel: Kernel
-    node: Node
-    args: list[tuple[str, int]] = field(default_factory=list)  # (input|output|arena|weights, n)
-
-
-@dataclass
-class _Weights:
-    """The weight blob: arrays laid out at 64-byte-aligned offsets, deduplicated by name."""
-
-    chunks: list[bytes] = field(default_factory=list)
-    offsets: dict[str, int] = field(default_factory=dict)
-    size: int = 0
-
-    def place(self, key: str, array: np.ndarray) -> int:
-        if key not in self.offsets:
-            data = np.ascontiguousarray(array).tobytes()
-            self.offsets[key] = self.size
-            padded = data + bytes(-len(data) % ALIGN)
-            self.chunks.append(padded)
-            self.size += len(padded)
-        return self.offsets[key]
+def check_emit_forms(forms: Sequence[str], known: Sequence[str]) -> None:
+    unknown = [form for form in forms if form not in known]
+    if unknown:
+        raise CompileError(f"unknown --emit form {unknown[0]!r}",
+                           hint=f"choose from {', '.join(known)}")
 
 
 def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions | None = None,
@@ -102,108 +71,34 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions | N
     options = options or CompileOptions()
     host = host or host_target()
     start = time.perf_counter()
-    graph, passes = _optimise(graph, options.level)
     schedules = (options.schedules or default_schedules(host.isa)).with_overrides(
         options.schedule_overrides)
-    plan = plan_memory(graph, strategy=options.memory_strategy, alignment=ALIGN)
-    weights = _Weights()
-    steps = [_bind(graph, node, lower_node(node, schedules=schedules), plan, weights)
-             for node in graph.nodes]
-    copies = _output_copies(graph, weights)
-    workspace_at = _align(plan.arena)
-    workspace = max([workspace_bytes(s.kernel) for s in steps] + [0])
-    arena_bytes = workspace_at + _align(workspace) if workspace else plan.arena
-    codegen = ModuleCodegen(_module_name(graph), host)
-    functions = [codegen.add_kernel(step.kernel) for step in steps]
+    program = build_program(graph, level=options.level, schedules=schedules,
+                            memory_strategy=options.memory_strategy, alignment=ALIGN)
+    codegen = ModuleCodegen(_module_name(program.graph), host)
+    functions = [codegen.add_kernel(step.kernel) for step in program.steps]
     for function in functions:
         function.linkage = "internal"
-    _entry(codegen.module, graph, steps, functions, copies, arena_bytes, workspace_at)
+    _entry(codegen.module, program, functions)
     compiled = compile_module(codegen.module, host, opt=3, want_asm="asm" in options.emit)
     with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-llvm-") as tmp:
         build = Path(tmp)
         (build / "model.o").write_bytes(compiled.object)
-        (build / "weights.bin").write_bytes(b"".join(weights.chunks) or bytes(ALIGN))
+        (build / "weights.bin").write_bytes(program.weights.blob())
         (build / "weights.S").write_text(_WEIGHTS_ASM.format(symbol=WEIGHTS_SYMBOL))
         build_shared_library([build / "weights.S"], writer.path / "model.so",
                              objects=[build / "model.o"], flags=[f"-Wa,-I{build}"])
-        plan.save(writer.path / "plan.json")
-        _write_emits(writer.path, options.emit, compiled, steps)
+        program.plan.save(writer.path / "plan.json")
+        _write_emits(writer.path, options.emit, compiled, program.steps)
         manifest = Manifest.for_graph(
-            graph, "llvm", arena_bytes=arena_bytes, weight_bytes=weights.size,
-            library="model.so", abi_version=ABI_VERSION, plan="plan.json", passes=tuple(passes),
+            program.graph, "llvm", arena_bytes=program.arena_bytes,
+            weight_bytes=program.weights.size, library="model.so", abi_version=ABI_VERSION,
+            plan="plan.json", passes=tuple(program.passes),
             options={"level": options.level, "cpu": host.cpu, "isa": schedules.isa,
-                     "schedules": schedules.to_json(), "memory_strategy": plan.strategy,
-                     "kernels": len(steps), "workspace_bytes": workspace},
+                     "schedules": schedules.to_json(), "memory_strategy": program.plan.strategy,
+                     "kernels": len(program.steps), "workspace_bytes": program.workspace},
             compile_seconds=round(time.perf_counter() - start, 3))
         return writer.commit(manifest)
-
-
-def _optimise(graph: Graph, level: str) -> tuple[Graph, list[str]]:
-    from mlc.ir.clone import clone_graph
-    from mlc.passes import PassManager, parse_pipeline
-
-    graph = clone_graph(graph)
-    passes = parse_pipeline(level)
-    PassManager(passes).run(graph)
-    return graph, [p.spec() for p in passes]
-
-
-def _bind(graph: Graph, node: Node, kernel: Kernel, plan: MemoryPlan, weights: _Weights) -> _Step:
-    """Where each of ``kernel``'s parameters lives at run time. Constants the kernel owns are
-    moved into the weight blob and become plain parameters (see the module docstring)."""
-    verify_kernel(kernel)
-    owned = dict(kernel.constant_arrays())
-    if owned:
-        kernel = replace(kernel, constants=())
-    values = _values_by_name(node)
-    inputs = {v.name: i for i, v in enumerate(graph.inputs)}
-    outputs = {v.name: i for i, v in enumerate(graph.outputs)}
-    step = _Step(kernel, node)
-    for param in kernel.params:
-        name = param.name
-        if name in owned:
-            step.args.append(("weights", weights.place(f"{kernel.name}/{name}", owned[name])))
-        elif name in inputs:  # never written; when also an output it is copied there last
-            step.args.append(("input", inputs[name]))
-        elif name in outputs:  # written here, or read back by a later kernel
-            step.args.append(("output", outputs[name]))
-        elif name in plan.value_offsets:
-            step.args.append(("arena", plan.value_offsets[name]))
-        elif name in values and values[name].is_const:
-            step.args.append(("weights", weights.place(name, values[name].const)))
-        else:
-            raise CompileError(f"kernel {kernel.name}: no storage for parameter {name!r}",
-                               hint="this is a bug in mlc; please report it")
-    return step
-
-
-def _values_by_name(node: Node) -> dict[str, Value]:
-    values = {v.name: v for v in node.inputs if v is not None}
-    if node.body is not None:
-        for inner in node.body.nodes:
-            values.update({v.name: v for v in inner.inputs if v is not None and v.is_const})
-    return values
-
-
-def _output_copies(graph: Graph, weights: _Weights) -> list[tuple[int, str, int, int]]:
-    """Graph outputs no node writes (an input or a constant passed straight through): copied at
-    the end of ``mlc_run`` as (output index, source kind, source index/offset, bytes)."""
-    made = {v.name for n in graph.nodes for v in n.outputs}
-    inputs = {v.name: i for i, v in enumerate(graph.inputs)}
-    copies = []
-    for k, value in enumerate(graph.outputs):
-        if value.name in made:
-            continue
-        nbytes = value.type.nbytes
-        if value.name in inputs:
-            copies.append((k, "input", inputs[value.name], nbytes))
-        elif value.is_const:
-            copies.append((k, "weights", weights.place(value.name, value.const), nbytes))
-    return copies
-
-
-def _align(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
 def _module_name(graph: Graph) -> str:
@@ -216,8 +111,8 @@ _PTR = llir.PointerType()
 _I8, _I32, _I64 = llir.IntType(8), llir.IntType(32), llir.IntType(64)
 
 
-def _entry(module: llir.Module, graph: Graph, steps: Sequence[_Step],
-           functions: Sequence[llir.Function], copies, arena_bytes: int, workspace_at: int) -> None:
+def _entry(module: llir.Module, program: Program, functions: Sequence[llir.Function]) -> None:
+    graph, arena_bytes = program.graph, program.arena_bytes
     size_fn = llir.Function(module, llir.FunctionType(_I64, []), "mlc_arena_bytes")
     llir.IRBuilder(size_fn.append_basic_block("entry")).ret(_I64(arena_bytes))
 
@@ -252,14 +147,15 @@ def _entry(module: llir.Module, graph: Graph, steps: Sequence[_Step],
             return pointers[kind][n]
         return byte_offset(arena if kind == "arena" else blob, n)
 
-    workspace = byte_offset(arena, workspace_at)
-    for step, function in zip(steps, functions):
+    workspace = byte_offset(arena, program.workspace_at)
+    for step, function in zip(program.steps, functions):
         args = [locate(kind, n) for kind, n in step.args] + [workspace]
         b.call(function, args)
-    if copies:
+    if program.copies:
         memcpy = module.declare_intrinsic("llvm.memcpy", [_PTR, _PTR, _I64])
-        for k, kind, n, nbytes in copies:
-            b.call(memcpy, [pointers["output"][k], locate(kind, n), _I64(nbytes), llir.IntType(1)(0)])
+        for copy in program.copies:
+            b.call(memcpy, [pointers["output"][copy.output], locate(*copy.source),
+                            _I64(copy.nbytes), llir.IntType(1)(0)])
     b.ret(_I32(_OK))
 
 
@@ -275,7 +171,7 @@ _WEIGHTS_ASM = """\
 """
 
 
-def _write_emits(folder: Path, forms: Sequence[str], compiled, steps: Sequence[_Step]) -> None:
+def _write_emits(folder: Path, forms: Sequence[str], compiled, steps: Sequence[Step]) -> None:
     if "llvm-ir" in forms:
         (folder / EMIT_FILES["llvm-ir"]).write_text(compiled.llvm_ir)
     if "asm" in forms and compiled.asm is not None:

@@ -22,7 +22,7 @@ from mlc.ir.dtypes import DType
 
 from . import lltypes as T
 from . import vector_math
-from .keys import ExprKeys
+from mlc.backends.loop.keys import ExprKeys
 
 if TYPE_CHECKING:
     from .codegen import ModuleCodegen

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import llvmlite.ir as lir
 
-from mlc.backends.loop.analysis import children, stmt_exprs, walk_stmt
-from mlc.backends.loop.ir import Expr, For, Load, Stmt, Store, Var
+from mlc.backends.loop.analysis import references
+from mlc.backends.loop.ir import For, Var
 
 from . import lltypes as T
 
@@ -28,7 +28,7 @@ def emit_parallel_loop(em: _KernelEmitter, loop: For) -> None:
     outer = em.scope
     b = outer.builder
     start, stop = em.expr(loop.start), em.expr(loop.stop)
-    buffers, variables = _references(loop)
+    buffers, variables = references(loop)
     captured_buffers = sorted(n for n in buffers if n in outer.buffers)
     captured_scalars = sorted(n for n in variables if n in outer.scalars or n in outer.slots)
     values = [outer.workspace, start] + [outer.buffers[n] for n in captured_buffers] + \
@@ -65,27 +65,3 @@ def emit_parallel_loop(em: _KernelEmitter, loop: For) -> None:
 def _field(b: lir.IRBuilder, struct: lir.Type, pointer: lir.Value, k: int) -> lir.Value:
     return b.gep(pointer, [lir.Constant(T.i32, 0), lir.Constant(T.i32, k)], source_etype=struct,
                  inbounds=True)
-
-
-def _references(s: Stmt) -> tuple[set[str], set[str]]:
-    """Names of the buffers and variables ``s`` mentions anywhere (shared subexpressions are
-    visited once)."""
-    buffers: set[str] = set()
-    variables: set[str] = set()
-    pending: list[Expr] = []
-    for t in walk_stmt(s):
-        if isinstance(t, Store):
-            buffers.add(t.buffer.name)
-        pending.extend(stmt_exprs(t))
-    seen: set[Expr] = set()
-    while pending:
-        e = pending.pop()
-        if e in seen:
-            continue
-        seen.add(e)
-        if isinstance(e, Var):
-            variables.add(e.name)
-        elif isinstance(e, Load):
-            buffers.add(e.buffer.name)
-        pending.extend(children(e))
-    return buffers, variables

@@ -166,3 +166,27 @@ def work(s: Stmt) -> int:
         extent = constant_extent(s)
         return (1 if extent is None else extent) * work(s.body)
     return 0
+
+
+def references(s: Stmt) -> tuple[set[str], set[str]]:
+    """Names of the buffers and variables ``s`` mentions anywhere (shared subexpressions are
+    visited once)."""
+    buffers: set[str] = set()
+    variables: set[str] = set()
+    pending: list[Expr] = []
+    for t in walk_stmt(s):
+        if isinstance(t, Store):
+            buffers.add(t.buffer.name)
+        pending.extend(stmt_exprs(t))
+    seen: set[Expr] = set()
+    while pending:
+        e = pending.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, Var):
+            variables.add(e.name)
+        elif isinstance(e, Load):
+            buffers.add(e.buffer.name)
+        pending.extend(children(e))
+    return buffers, variables

@@ -18,27 +18,29 @@ def scratch_bytes(stmt: Allocate) -> int:
     return stmt.buffer.numel * stmt.buffer.dtype.itemsize
 
 
-def on_stack(stmt: Allocate) -> bool:
-    return scratch_bytes(stmt) <= STACK_LIMIT_BYTES
+def on_stack(stmt: Allocate, limit: int = STACK_LIMIT_BYTES) -> bool:
+    return scratch_bytes(stmt) <= limit
 
 
-def scratch_placement(kernel: Kernel) -> dict[str, int | None]:
+def scratch_placement(kernel: Kernel, stack_limit: int = STACK_LIMIT_BYTES
+                      ) -> dict[str, int | None]:
     """Scratch buffer name → byte offset in the workspace, or None for a stack buffer. Large
     buffers are laid out one after another (each 64-byte aligned) in program order; a name that
-    several Allocates reuse gets one slot, as large as the largest of them."""
-    return _layout(kernel)[0]
+    several Allocates reuse gets one slot, as large as the largest of them. ``stack_limit`` is
+    the largest stack buffer: a microcontroller's few KiB of stack want a smaller one."""
+    return _layout(kernel, stack_limit)[0]
 
 
-def workspace_bytes(kernel: Kernel) -> int:
+def workspace_bytes(kernel: Kernel, stack_limit: int = STACK_LIMIT_BYTES) -> int:
     """Bytes of workspace the caller must pass to the kernel (0 when all scratch is small)."""
-    return _layout(kernel)[1]
+    return _layout(kernel, stack_limit)[1]
 
 
-def _layout(kernel: Kernel) -> tuple[dict[str, int | None], int]:
+def _layout(kernel: Kernel, stack_limit: int) -> tuple[dict[str, int | None], int]:
     sizes: dict[str, int | None] = {}
     for alloc in _allocations(kernel.body):
         name = alloc.buffer.name
-        if on_stack(alloc):
+        if on_stack(alloc, stack_limit):
             sizes.setdefault(name, None)
         else:
             sizes[name] = max(sizes.get(name) or 0, _round_up(scratch_bytes(alloc)))

@@ -10,7 +10,7 @@ keyed by their exact bits' repr, so 0.0 and -0.0 stay apart (dataclass equality 
 
 from __future__ import annotations
 
-from mlc.backends.loop.ir import Binary, Call, Cast, Const, Expr, Load, Select, Unary, Var
+from .ir import Binary, Call, Cast, Const, Expr, Load, Select, Unary, Var
 
 
 class ExprKeys:

@@ -1,0 +1,175 @@
+"""The c and c-cortex-m* targets' compiler driver: an optimised graph → C sources → a binary.
+
+Steps: passes, memory plan, lowering and binding (``backends/program.py``, shared with llvm) →
+C sources (``module.py``) → for ``c``, the system compiler builds them with ``runtime/c`` into
+``model.so`` with the same C ABI as the llvm target; for ``c-cortex-m*``, the sources go into a
+complete CMake project (the repository's ``CMakeLists.txt``, ``cmake/arm-none-eabi.cmake``, the
+start-up code, linker script and semihosting harness of ``runtime/c/mcu``) built into
+``model.elf`` with ``arm-none-eabi-gcc``, whose flash and RAM use ``arm-none-eabi-size`` reports.
+
+The artifact keeps the sources (``model/``): they are the deliverable of a microcontroller build,
+and on the host they show what ran.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from mlc.ir import Graph
+from mlc.runtime.artifact import ArtifactWriter, Manifest
+from mlc.runtime.c.build import build_shared_library
+
+from ..loop import print_kernel
+from ..loop.schedule import Schedules, default_schedules
+from ..program import CompileError, Program, build_program
+from .module import MLC_OPS_HEADER, RenderOptions, Sources, render_program
+
+HEADER_DIR = Path(__file__).resolve().parent
+MODEL_DIR = "model"
+ABI_VERSION = 1
+EMIT_FORMS = ("loop-ir",)
+# What the generated C must compile cleanly under (the acceptance flags of the C backend).
+WARNING_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-pedantic")
+# Rounding as the IR says (no -ffast-math), but FMA contraction like LLVM's `contract` and no
+# errno from libm, so math calls inline and loops vectorize.
+CODE_FLAGS = ("-ffp-contract=fast", "-fno-math-errno")
+CORTEX_M_STACK_LIMIT = 1024  # bytes of scratch a kernel may put on an MCU's small stack
+WEIGHT_FORMATS = ("auto", "c", "incbin")
+
+
+@dataclass(frozen=True)
+class CCompileOptions:
+    """What ``mlc compile -t c`` / ``-t c-cortex-m4`` take."""
+
+    level: str = "O2"
+    schedules: Schedules | None = None
+    schedule_overrides: tuple[str, ...] = ()
+    emit: tuple[str, ...] = ()
+    memory_strategy: str = "best"
+    weights: str = "auto"
+    werror: bool = False  # add -Werror (the tests do: generated C must be warning-free)
+
+    def __post_init__(self) -> None:
+        from ..llvm.build import check_emit_forms
+
+        check_emit_forms(self.emit, EMIT_FORMS)
+        if self.weights not in WEIGHT_FORMATS:
+            raise CompileError(f"unknown weights format {self.weights!r}",
+                               hint=f"choose from {', '.join(WEIGHT_FORMATS)}")
+
+
+def compile_host(graph: Graph, out_dir: str | Path, options: CCompileOptions | None = None
+                 ) -> Manifest:
+    """Compile ``graph`` (not modified) for this machine into the artifact ``out_dir``."""
+    from ..llvm.host import host_target
+
+    options = options or CCompileOptions()
+    start = time.perf_counter()
+    host = host_target()
+    schedules = (options.schedules or default_schedules(host.isa)).with_overrides(
+        options.schedule_overrides)
+    program = build_program(graph, level=options.level, schedules=schedules,
+                            memory_strategy=options.memory_strategy)
+    sources = render_program(program, RenderOptions(threads=True, weights=options.weights))
+    flags = [*WARNING_FLAGS, *CODE_FLAGS, *host_flags(host.isa)]
+    if options.werror:
+        flags.append("-Werror")
+    with ArtifactWriter(out_dir) as writer:
+        model_dir = _write_sources(writer.path, sources, program, options.emit)
+        assembler = [f"-Wa,-I{model_dir}"] if sources.weights_format == "incbin" else []
+        build_shared_library([model_dir / name for name in sources.c_files],
+                             writer.path / "model.so", flags=flags + assembler,
+                             include_dirs=[model_dir])
+        manifest = Manifest.for_graph(
+            program.graph, "c", arena_bytes=program.arena_bytes,
+            weight_bytes=program.weights.size, library="model.so", abi_version=ABI_VERSION,
+            plan="plan.json", passes=tuple(program.passes),
+            options={**_common_options(program, options, sources), "cpu": host.cpu,
+                     "cflags": flags, "compiler": _compiler_name()},
+            compile_seconds=round(time.perf_counter() - start, 3))
+        return writer.commit(manifest)
+
+
+def host_flags(isa: str) -> list[str]:
+    """-O3 for this CPU; on AVX-512 GCC must be told to use the full 512-bit registers the
+    schedules' 16-lane loops were made for (it prefers 256 bits by default)."""
+    flags = ["-O3", "-march=native"]
+    if isa == "avx512":
+        flags.append("-mprefer-vector-width=512")
+    return flags
+
+
+def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
+                     options: CCompileOptions | None = None) -> Manifest:
+    """Compile ``graph`` for the Cortex-M core ``cpu`` (``cortex-m4`` …) into a project and its
+    ELF in the artifact ``out_dir``."""
+    from mlc.memory import ALIGNMENT
+    from mlc.runtime import mcu
+
+    options = options or CCompileOptions()
+    start = time.perf_counter()
+    board = mcu.board(cpu)
+    schedules = (options.schedules or default_schedules("scalar")).with_overrides(
+        ("gemm.parallel=false", "loops.parallel=false", *options.schedule_overrides))
+    program = build_program(graph, level=options.level, schedules=schedules,
+                            memory_strategy=options.memory_strategy,
+                            alignment=ALIGNMENT.get(cpu, 16), stack_limit=CORTEX_M_STACK_LIMIT)
+    if options.weights == "incbin":
+        raise CompileError("a microcontroller build keeps its weights in weights.c",
+                           hint="drop --weights incbin for Cortex-M targets")
+    sources = render_program(program, RenderOptions(threads=False, weights="c",
+                                                    weight_alignment=8))
+    with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-mcu-") as tmp:
+        _write_sources(writer.path, sources, program, options.emit)
+        for relative, source in mcu.project_files().items():
+            target = writer.path / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        elf = mcu.build_project(writer.path, cpu, build_dir=Path(tmp) / "build",
+                                werror=options.werror)
+        shutil.copyfile(elf, writer.path / "model.elf")
+        size = mcu.elf_size(writer.path / "model.elf")
+        manifest = Manifest.for_graph(
+            program.graph, f"c-{cpu}", arena_bytes=program.arena_bytes,
+            weight_bytes=program.weights.size, plan="plan.json", passes=tuple(program.passes),
+            options={**_common_options(program, options, sources), "cpu": cpu,
+                     "board": board.qemu_machine, "elf": "model.elf", "size": size,
+                     "arena_lower_bound": program.plan.lower_bound},
+            compile_seconds=round(time.perf_counter() - start, 3))
+        return writer.commit(manifest)
+
+
+def _write_sources(folder: Path, sources: Sources, program: Program,
+                   emit: Sequence[str]) -> Path:
+    model_dir = folder / MODEL_DIR
+    model_dir.mkdir()
+    for name, content in sources.files.items():
+        path = model_dir / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    shutil.copyfile(HEADER_DIR / MLC_OPS_HEADER, model_dir / MLC_OPS_HEADER)
+    program.plan.save(folder / "plan.json")
+    if "loop-ir" in emit:
+        text = "\n\n".join(print_kernel(step.kernel) for step in program.steps)
+        (folder / "model.loop").write_text(text + "\n")
+    return model_dir
+
+
+def _common_options(program: Program, options: CCompileOptions, sources: Sources) -> dict:
+    return {"level": options.level, "isa": program.schedules.isa,
+            "schedules": program.schedules.to_json(), "memory_strategy": program.plan.strategy,
+            "kernels": len(program.steps), "workspace_bytes": program.workspace,
+            "weights_format": sources.weights_format, "sources": MODEL_DIR}
+
+
+def _compiler_name() -> str:
+    from mlc.runtime.c.build import find_c_compiler
+
+    return Path(find_c_compiler()).name

@@ -1,0 +1,109 @@
+"""Single kernels as a loadable library: for tests against the evaluator and micro-benchmarks.
+
+A renderer (LLVM, C) builds a shared library that exports, for the k-th of its kernels,
+``void mlc_kernel_entry_<k>(void **args, void *workspace)`` (and ``mlc_kernel_entry`` for the
+first), which unpacks the argument array into the kernel's ABI; it is linked with the C runtime
+(thread pool for parallel loops). ``LoadedKernels`` opens it with ctypes and runs kernels with
+``evaluate``'s contract. Several kernels share one library because each build costs a compiler
+run (~0.3 s): tests compile many kernels at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from mlc.backends.loop.evaluate import EvaluationError
+from mlc.backends.loop.ir import Kernel
+from mlc.backends.loop.scratch import STACK_LIMIT_BYTES, workspace_bytes
+from mlc.runtime.bench import time_runs
+from mlc.runtime.loader import aligned_empty
+
+ENTRY = "mlc_kernel_entry"
+
+
+class LoadedKernels:
+    """``kernels`` in the shared library ``library`` (opened now; the file may be removed
+    afterwards), with ``threads`` threads in its pool."""
+
+    def __init__(self, kernels: Sequence[Kernel], library: Path, threads: int = 1,
+                 stack_limit: int = STACK_LIMIT_BYTES):
+        self.kernels = list(kernels)
+        self.stack_limit = stack_limit
+        self._lib = ctypes.CDLL(str(library))  # stays mapped after the file is removed
+        self._lib.mlc_num_threads.argtypes = [ctypes.c_int]
+        self._lib.mlc_num_threads.restype = ctypes.c_int
+        self.threads = self.set_threads(threads)
+        self._entries = []
+        for k in range(len(self.kernels)):
+            entry = getattr(self._lib, f"{ENTRY}_{k}")
+            entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+            entry.restype = None
+            self._entries.append(entry)
+
+    def set_threads(self, threads: int) -> int:
+        return int(self._lib.mlc_num_threads(int(threads)))
+
+    def _select(self, kernel: int | str | None) -> int:
+        if kernel is None:
+            return 0
+        if isinstance(kernel, int):
+            return kernel
+        return [k.name for k in self.kernels].index(kernel)
+
+    def _prepare(self, args: Mapping[str, np.ndarray], index: int
+                 ) -> tuple[Callable[[], None], dict[str, np.ndarray]]:
+        kernel = self.kernels[index]
+        owned = {name for name, _ in kernel.constants}
+        arrays: list[np.ndarray] = []
+        outputs: dict[str, np.ndarray] = {}
+        for param in kernel.params:
+            if param.name in owned:
+                continue
+            if param.kind == "output" or (param.name not in args and param.kind == "arena"):
+                array = _fresh(param.numel, param.dtype.numpy, param.dtype.is_float)
+                if param.kind == "output":
+                    outputs[param.name] = array
+            elif param.name not in args:
+                raise EvaluationError(f"kernel {kernel.name}: no array for parameter "
+                                      f"{param.name}")
+            else:
+                given = np.asarray(args[param.name])
+                if given.size != param.numel:
+                    raise EvaluationError(f"kernel {kernel.name}: {param.name} has {given.size} "
+                                          f"elements, the kernel expects {param.numel}")
+                array = np.array(given, dtype=param.dtype.numpy).reshape(-1)  # a fresh copy
+            arrays.append(array)
+        workspace = aligned_empty(max(workspace_bytes(kernel, self.stack_limit), 1), np.uint8)
+        pointers = (ctypes.c_void_p * max(len(arrays), 1))(*[a.ctypes.data for a in arrays])
+        entry = self._entries[index]
+        keep = (arrays, workspace, pointers)
+
+        def call() -> None:
+            entry(pointers, workspace.ctypes.data)
+            _ = keep
+
+        return call, {p.name: outputs[p.name].reshape(p.shape) for p in kernel.outputs}
+
+    def run(self, args: Mapping[str, np.ndarray], kernel: int | str | None = None
+            ) -> dict[str, np.ndarray]:
+        """Run one kernel (the first unless ``kernel`` names another) on fresh copies of
+        ``args`` (input and const params the kernel does not own); returns outputs by name."""
+        call, outputs = self._prepare(args, self._select(kernel))
+        call()
+        return outputs
+
+    def time(self, args: Mapping[str, np.ndarray], repeat: int = 20,
+             kernel: int | str | None = None) -> float:
+        """Median seconds of one call (after two warm-up calls)."""
+        call, _ = self._prepare(args, self._select(kernel))
+        return time_runs(call, warmup=2, repeat=repeat).median_ms / 1e3
+
+
+def _fresh(numel: int, dtype: np.dtype, is_float: bool) -> np.ndarray:
+    """Outputs start as NaN or 123 (as in the evaluator) so a missed store shows."""
+    return np.full(numel, np.nan if is_float else 123, dtype) if dtype != np.bool_ else \
+        np.zeros(numel, dtype)

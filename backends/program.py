@@ -1,0 +1,186 @@
+"""A graph lowered for a compiled target: kernels in plan order, each parameter bound to storage.
+
+Every compiled backend (llvm, c, c-cortex-m*) needs the same whole-model facts before it renders
+anything: the optimised graph, the memory plan (an arena offset for every intermediate), one
+loop-IR kernel per top-level node, where each kernel parameter lives at run time (a graph input or
+output, an arena offset, or a weight), the graph outputs that no kernel writes (copied at the end),
+and the scratch workspace kernels share after the planned tensors. ``build_program`` computes them
+once; the renderers only differ in how they spell ``mlc_run`` and the weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from mlc.errors import MlcError
+from mlc.ir import Graph
+from mlc.ir.graph import Node, Value
+from mlc.memory import plan_memory
+from mlc.memory.plan import MemoryPlan
+
+from .loop import Kernel, lower_node, verify_kernel
+from .loop.schedule import Schedules
+from .loop.scratch import STACK_LIMIT_BYTES, workspace_bytes
+
+# Where a kernel argument lives: ("input", i), ("output", i), ("arena", byte offset) or
+# ("weights", byte offset in the weight blob).
+Location = tuple[str, int]
+
+
+class CompileError(MlcError):
+    """The model cannot be compiled for this target (an option or a graph the target rejects)."""
+
+
+@dataclass
+class Step:
+    """One kernel call in ``mlc_run``: the kernel and, per parameter, where its data lives."""
+
+    kernel: Kernel
+    node: Node
+    args: list[Location] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    key: str  # the value name, or "<kernel>/<name>" for a constant a kernel owns
+    offset: int  # byte offset in the blob
+    array: np.ndarray
+
+
+@dataclass
+class Weights:
+    """The model's constant data: arrays at ``alignment``-aligned offsets of one blob,
+    deduplicated by key. A renderer may emit the blob (llvm) or one array per entry (c)."""
+
+    alignment: int = 64
+    entries: dict[str, WeightEntry] = field(default_factory=dict)
+    size: int = 0
+
+    def place(self, key: str, array: np.ndarray) -> int:
+        if key not in self.entries:
+            array = np.ascontiguousarray(array)
+            self.entries[key] = WeightEntry(key, self.size, array)
+            self.size += align_up(max(array.nbytes, 1), self.alignment)
+        return self.entries[key].offset
+
+    def by_offset(self) -> dict[int, WeightEntry]:
+        return {e.offset: e for e in self.entries.values()}
+
+    def blob(self) -> bytes:
+        """Every entry at its offset, zero padded (at least one alignment unit)."""
+        data = bytearray(max(self.size, self.alignment))
+        for entry in self.entries.values():
+            raw = entry.array.tobytes()
+            data[entry.offset:entry.offset + len(raw)] = raw
+        return bytes(data)
+
+
+@dataclass(frozen=True)
+class OutputCopy:
+    """A graph output no node writes (an input or a constant passed straight through)."""
+
+    output: int
+    source: Location
+    nbytes: int
+
+
+@dataclass
+class Program:
+    graph: Graph  # optimised
+    passes: list[str]
+    schedules: Schedules
+    plan: MemoryPlan
+    steps: list[Step]
+    weights: Weights
+    copies: list[OutputCopy]
+    workspace_at: int  # byte offset of the shared kernel workspace in the arena
+    workspace: int  # its size
+    arena_bytes: int
+    stack_limit: int
+
+
+def build_program(graph: Graph, *, level: str, schedules: Schedules, memory_strategy: str = "best",
+                  alignment: int = 64, stack_limit: int = STACK_LIMIT_BYTES) -> Program:
+    """Optimise a copy of ``graph`` with the pipeline ``level``, plan its memory and lower and
+    bind every node. ``stack_limit``: scratch buffers larger than this go to the workspace."""
+    graph, passes = optimise(graph, level)
+    plan = plan_memory(graph, strategy=memory_strategy, alignment=alignment)
+    weights = Weights(alignment)
+    steps = [_bind(graph, node, lower_node(node, schedules=schedules), plan, weights)
+             for node in graph.nodes]
+    copies = _output_copies(graph, weights)
+    workspace_at = align_up(plan.arena, alignment)
+    workspace = max([workspace_bytes(s.kernel, stack_limit) for s in steps] + [0])
+    arena_bytes = workspace_at + align_up(workspace, alignment) if workspace else plan.arena
+    return Program(graph, passes, schedules, plan, steps, weights, copies, workspace_at,
+                   workspace, arena_bytes, stack_limit)
+
+
+def optimise(graph: Graph, level: str) -> tuple[Graph, list[str]]:
+    """A copy of ``graph`` after the pipeline ``level`` (O0..O3 or pass specs), and the specs."""
+    from mlc.ir.clone import clone_graph
+    from mlc.passes import PassManager, parse_pipeline
+
+    graph = clone_graph(graph)
+    passes = parse_pipeline(level)
+    PassManager(passes).run(graph)
+    return graph, [p.spec() for p in passes]
+
+
+def align_up(n: int, alignment: int) -> int:
+    return (n + alignment - 1) // alignment * alignment
+
+
+def _bind(graph: Graph, node: Node, kernel: Kernel, plan: MemoryPlan, weights: Weights) -> Step:
+    """Where each of ``kernel``'s parameters lives at run time. Constants the kernel owns are
+    moved into the weights and become plain parameters, so no renderer has to embed them."""
+    verify_kernel(kernel)
+    owned = dict(kernel.constant_arrays())
+    if owned:
+        kernel = replace(kernel, constants=())
+    values = _values_by_name(node)
+    inputs = {v.name: i for i, v in enumerate(graph.inputs)}
+    outputs = {v.name: i for i, v in enumerate(graph.outputs)}
+    step = Step(kernel, node)
+    for param in kernel.params:
+        name = param.name
+        if name in owned:
+            step.args.append(("weights", weights.place(f"{kernel.name}/{name}", owned[name])))
+        elif name in inputs:  # never written; when also an output it is copied there last
+            step.args.append(("input", inputs[name]))
+        elif name in outputs:  # written here, or read back by a later kernel
+            step.args.append(("output", outputs[name]))
+        elif name in plan.value_offsets:
+            step.args.append(("arena", plan.value_offsets[name]))
+        elif name in values and values[name].is_const:
+            step.args.append(("weights", weights.place(name, values[name].const)))
+        else:
+            raise CompileError(f"kernel {kernel.name}: no storage for parameter {name!r}",
+                               hint="this is a bug in mlc; please report it")
+    return step
+
+
+def _values_by_name(node: Node) -> dict[str, Value]:
+    values = {v.name: v for v in node.inputs if v is not None}
+    if node.body is not None:
+        for inner in node.body.nodes:
+            values.update({v.name: v for v in inner.inputs if v is not None and v.is_const})
+    return values
+
+
+def _output_copies(graph: Graph, weights: Weights) -> list[OutputCopy]:
+    made = {v.name for n in graph.nodes for v in n.outputs}
+    inputs = {v.name: i for i, v in enumerate(graph.inputs)}
+    copies = []
+    for k, value in enumerate(graph.outputs):
+        if value.name in made:
+            continue
+        nbytes = value.type.nbytes
+        if value.name in inputs:
+            copies.append(OutputCopy(k, ("input", inputs[value.name]), nbytes))
+        elif value.is_const:
+            copies.append(OutputCopy(k, ("weights", weights.place(value.name, value.const)),
+                                     nbytes))
+    return copies
