@@ -54,8 +54,6 @@ def compile(graph: Graph, target: str = "llvm", output: str | os.PathLike | None
     weights.c or an .incbin blob (``auto``: by size) and ``werror`` makes warnings errors."""
     import tempfile
 
-    from mlc.errors import MlcError
-
     if output is None:
         output = os.path.join(tempfile.mkdtemp(prefix=f"mlc-{target}-"), "artifact")
     if target == "llvm":

@@ -665,19 +665,25 @@ def _compare_table(report, rtol: float, atol: float):
 
     table = Table(title=f"{os.path.basename(report.model)} — {report.threads} thread(s), "
                         f"rtol {rtol:g}, atol {atol:g}")
-    for column in ("target", "ok", "max abs err", "max rel err", "median ms", "p90 ms", "× ort",
-                   "compile s", "error"):
-        table.add_column(column, justify="left" if column in ("target", "error") else "right",
-                         no_wrap=column != "error")
+    emulated = any(r.timing != "host" for r in report.results)
+    columns = ["target", "ok", "max abs err", "max rel err", "median ms", "p90 ms", "× ort",
+               "compile s", "error"]
+    if emulated:  # say whose clock the times are: an emulator's are not the device's speed
+        columns.insert(6, "clock")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("target", "error", "clock")
+                         else "right", no_wrap=column != "error")
 
     def num(x: float, fmt: str) -> str:
         return "—" if x < 0 else "0" if x == 0 else format(x, fmt)
 
     for r in report.results:
-        table.add_row(r.target, "[green]yes[/]" if r.ok else "[red]NO[/]",
-                      num(r.max_abs_err, ".1e"), num(r.max_rel_err, ".1e"), num(r.median_ms, ".3f"),
-                      num(r.p90_ms, ".3f"), num(r.ratio_to_ort, ".2f"), num(r.compile_s, ".2f"),
-                      r.error or "")
+        cells = [r.target, "[green]yes[/]" if r.ok else "[red]NO[/]", num(r.max_abs_err, ".1e"),
+                 num(r.max_rel_err, ".1e"), num(r.median_ms, ".3f"), num(r.p90_ms, ".3f"),
+                 num(r.ratio_to_ort, ".2f"), num(r.compile_s, ".2f"), r.error or ""]
+        if emulated:
+            cells.insert(6, r.timing)
+        table.add_row(*cells)
     return table
 
 

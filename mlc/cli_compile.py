@@ -17,7 +17,13 @@ from mlc.cli import (_echo_json, _input_options, _json_option, _model, _pipeline
                      _Progress, _shape_option, _stdout_console, cli)
 from mlc.inputs import make_feeds, parse_input_specs
 
-COMPILE_TARGETS = ("llvm",)
+def _compile_targets() -> tuple[str, ...]:
+    from mlc.runtime.mcu import CORES
+
+    return ("llvm", "c", *(f"c-{cpu}" for cpu in CORES))
+
+
+COMPILE_TARGETS = _compile_targets()
 
 
 def _level(pipeline: str | None, level: str | None) -> str:
@@ -41,11 +47,15 @@ def _level(pipeline: str | None, level: str | None) -> str:
                    "(repeatable; see --print-schedule).")
 @click.option("--print-schedule", is_flag=True,
               help="Print the schedules the target would use (after overrides) and exit.")
+@click.option("--weights", "weights", default="auto", show_default=True,
+              type=click.Choice(("auto", "c", "incbin")),
+              help="C targets: weights as const arrays in weights.c, or weights.bin pulled in by "
+                   "an .incbin (auto: .incbin above 8 MiB on the host).")
 @_pipeline_options
 @_shape_option
 @_json_option
 def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Sequence[str],
-                print_schedule: bool, pipeline: str | None, level: str | None,
+                print_schedule: bool, weights: str, pipeline: str | None, level: str | None,
                 plugins: Sequence[str], shapes: Sequence[str], as_json: bool) -> None:
     """Compile MODEL for TARGET into the artifact directory DIR (run it with `mlc run DIR`)."""
     import mlc
@@ -58,7 +68,8 @@ def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Seque
         from mlc.backends.llvm.host import host_target
         from mlc.backends.loop.schedule import default_schedules
 
-        schedules = default_schedules(host_target().isa).with_overrides(schedule)
+        isa = "scalar" if target.startswith("c-") else host_target().isa
+        schedules = default_schedules(isa).with_overrides(schedule)
         _echo_json(schedules.to_json())
         return
     with _Progress() as progress:
@@ -66,15 +77,20 @@ def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Seque
         graph = _model(model, shapes).graph
         progress(f"compiling for {target}")
         path = mlc.compile(graph, target=target, output=output, level=_level(pipeline, level),
-                           emit=forms, schedule=schedule)
+                           emit=forms, schedule=schedule, weights=weights)
     manifest = read_manifest(path)
     if as_json:
         _echo_json({"artifact": os.path.abspath(path), **manifest.to_json()})
         return
-    click.echo(f"wrote {path}: {manifest.library} for {manifest.options.get('cpu', target)} "
+    binary = manifest.library or manifest.options.get("elf")
+    click.echo(f"wrote {path}: {binary} for {manifest.options.get('cpu', target)} "
                f"({manifest.options.get('kernels', '?')} kernels, arena {manifest.arena_bytes} "
                f"bytes, weights {manifest.weight_bytes} bytes) in "
                f"{manifest.compile_seconds:.2f} s")
+    size = manifest.options.get("size")
+    if isinstance(size, dict):
+        click.echo(f"flash {size['flash']} bytes (text {size['text']} + data {size['data']}), "
+                   f"RAM {size['ram']} bytes (data + bss, arena {manifest.arena_bytes} included)")
 
 
 def is_artifact(path: str) -> bool:
@@ -109,7 +125,6 @@ def bench(model: str, target_list: str, thread_list: str, repeat: int, warmup: i
           shapes: Sequence[str], inputs: Sequence[str], seed: int, as_json: bool) -> None:
     """Time MODEL (a model file on --targets, or an artifact directory) at each thread count."""
     from mlc.runtime import load
-    from mlc.runtime.bench import time_runs
     from mlc.runtime.targets import get_target, parse_target_list
 
     threads = _thread_counts(thread_list)
@@ -122,7 +137,7 @@ def bench(model: str, target_list: str, thread_list: str, repeat: int, warmup: i
                 progress(f"{model}: {n} thread(s)")
                 result = executable.benchmark(feeds, warmup=warmup, repeat=repeat, threads=n)
                 rows.append(_row(executable.manifest.target, n, result["median_ms"],
-                                 result["p90_ms"], 0.0))
+                                 result["p90_ms"], 0.0, executable.timing_kind))
         else:
             targets = parse_target_list(target_list)
             m = _model(model, shapes)
@@ -131,19 +146,20 @@ def bench(model: str, target_list: str, thread_list: str, repeat: int, warmup: i
                 for n in threads:
                     progress(f"{name}: preparing for {n} thread(s)")
                     runner = get_target(name).prepare(m, n)
-                    timing = time_runs(lambda: runner.run(feeds), warmup=warmup, repeat=repeat)
-                    rows.append(_row(name, n, timing.median_ms, timing.p90_ms, runner.compile_s))
+                    timing = runner.time(feeds, warmup=warmup, repeat=repeat)
+                    rows.append(_row(name, n, timing.median_ms, timing.p90_ms, runner.compile_s,
+                                     runner.timing_kind))
     if as_json:
         _echo_json({"model": model, "repeat": repeat, "warmup": warmup, "results": rows})
         return
     from rich.table import Table
 
     table = Table(title=f"{os.path.basename(os.path.normpath(model))} — {repeat} runs")
-    for column in ("target", "threads", "median ms", "p90 ms", "prepare s"):
-        table.add_column(column, justify="left" if column == "target" else "right")
+    for column in ("target", "threads", "median ms", "p90 ms", "prepare s", "clock"):
+        table.add_column(column, justify="left" if column in ("target", "clock") else "right")
     for row in rows:
         table.add_row(row["target"], str(row["threads"]), f"{row['median_ms']:.3f}",
-                      f"{row['p90_ms']:.3f}", f"{row['prepare_s']:.2f}")
+                      f"{row['p90_ms']:.3f}", f"{row['prepare_s']:.2f}", row["timing"])
     _stdout_console().print(table)
 
 
@@ -158,6 +174,39 @@ def _thread_counts(text: str) -> list[int]:
     return counts
 
 
-def _row(target: str, threads: int, median_ms: float, p90_ms: float, prepare_s: float) -> dict:
+def _row(target: str, threads: int, median_ms: float, p90_ms: float, prepare_s: float,
+         timing: str) -> dict:
     return {"target": target, "threads": threads, "median_ms": round(median_ms, 4),
-            "p90_ms": round(p90_ms, 4), "prepare_s": round(prepare_s, 3)}
+            "p90_ms": round(p90_ms, 4), "prepare_s": round(prepare_s, 3), "timing": timing}
+
+
+@cli.command()
+@click.argument("artifact")
+@_json_option
+def size(artifact: str, as_json: bool) -> None:
+    """Flash, RAM and arena bytes of a Cortex-M artifact (from arm-none-eabi-size)."""
+    from mlc.errors import MlcError
+    from mlc.runtime import read_manifest
+    from mlc.runtime.mcu import elf_size
+
+    manifest = read_manifest(artifact)
+    elf = manifest.options.get("elf")
+    if not isinstance(elf, str) or elf not in manifest.files:
+        raise MlcError(f"{artifact} is a {manifest.target} artifact, not a microcontroller image",
+                       hint="compile with -t c-cortex-m4 (or m0plus, m7, m33) for a size report")
+    sizes = elf_size(os.path.join(artifact, elf))
+    report = {"artifact": os.path.abspath(artifact), "target": manifest.target, **sizes,
+              "arena": manifest.arena_bytes,
+              "arena_lower_bound": manifest.options.get("arena_lower_bound"),
+              "weights": manifest.weight_bytes}
+    if as_json:
+        _echo_json(report)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{manifest.model} on {manifest.target}")
+    for column in ("flash", "ram", "text", "data", "bss", "arena", "arena lower bound"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(report[k]) for k in ("flash", "ram", "text", "data", "bss", "arena",
+                                             "arena_lower_bound")))
+    _stdout_console().print(table)

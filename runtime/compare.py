@@ -80,6 +80,7 @@ class TargetResult:
     p90_ms: float = UNMEASURED
     ratio_to_ort: float = UNMEASURED
     compile_s: float = UNMEASURED
+    timing: str = "host"  # whose clock median_ms/p90_ms read (see Runner.timing_kind)
     error: str | None = None
     traceback: str | None = None  # for failures that are mlc bugs; shown on stderr, not in JSON
 
@@ -93,6 +94,7 @@ class TargetResult:
             "p90_ms": _finite(self.p90_ms),
             "ratio_to_ort": _finite(self.ratio_to_ort),
             "compile_s": _finite(self.compile_s),
+            "timing": self.timing,
             "error": self.error,
         }
 
@@ -159,15 +161,19 @@ def _run_target(name: str, model: Model, feeds, expected, ort_timing: Timing, *,
         runner = get_target(name).prepare(model, threads)
         say(f"{name}: checking outputs")
         match = agreement(runner.run(feeds), expected, rtol=rtol, atol=atol)
-        timing = time_runs(lambda: runner.run(feeds), warmup=warmup, repeat=repeat,
-                           on_run=_counter(say, name, repeat))
+        timing = runner.time(feeds, warmup=warmup, repeat=repeat,
+                             on_run=_counter(say, name, repeat))
     except MlcError as exc:
         return _failed(name, runner, exc.one_line())
     except Exception as exc:  # a bug in mlc: report it and keep comparing the other targets
         result = _failed(name, runner, f"internal error: {type(exc).__name__}: {_one_line(exc)}")
         result.traceback = traceback.format_exc()
         return result
-    return _row(name, match, timing, ort_timing, runner.compile_s)
+    row = _row(name, match, timing, ort_timing, runner.compile_s)
+    row.timing = runner.timing_kind
+    if row.timing != "host":  # an emulator's clock over the host's is no speed ratio
+        row.ratio_to_ort = UNMEASURED
+    return row
 
 
 def _counter(say: Progress, name: str, repeat: int) -> Callable[[int], None]:

@@ -20,7 +20,7 @@ import numpy as np
 from mlc.errors import MlcError
 
 from .artifact import ArtifactError, Manifest, TensorSpec, read_manifest
-from .bench import time_runs
+from .bench import Timing, time_runs
 from .targets import Runner
 
 ARENA_ALIGN = 64
@@ -67,14 +67,18 @@ class Executable(Runner):
         previous = self.threads
         used = self.set_threads(threads) if threads is not None else self.threads
         try:
-            timing = time_runs(self._timed_call(feeds), warmup=warmup, repeat=repeat)
+            timing = self.time(feeds, warmup=warmup, repeat=repeat)
         finally:
             if threads is not None and previous is not None:
                 self.set_threads(previous)
         return {"median_ms": timing.median_ms, "p90_ms": timing.p90_ms,
                 "min_ms": float(min(timing.times_ms)),
                 "mean_ms": float(np.mean(timing.times_ms)), "times_ms": list(timing.times_ms),
-                "threads": used, "warmup": warmup, "repeat": repeat}
+                "threads": used, "warmup": warmup, "repeat": repeat, "timing": self.timing_kind}
+
+    def time(self, feeds: Mapping[str, np.ndarray], warmup: int = 3, repeat: int = 20,
+             on_run: Callable[[int], None] | None = None) -> Timing:
+        return time_runs(self._timed_call(feeds), warmup=warmup, repeat=repeat, on_run=on_run)
 
     @property
     def threads(self) -> int | None:
@@ -218,6 +222,22 @@ def _describe(spec: TensorSpec) -> str:
 
 Loader = Callable[[Path, Manifest, "int | None"], Executable]
 _LOADERS: dict[str, Loader] = {"llvm": SharedLibraryExecutable, "c": SharedLibraryExecutable}
+
+
+def _qemu_executable(path: Path, manifest: Manifest, threads: int | None) -> Executable:
+    from .qemu_executable import QemuExecutable
+
+    return QemuExecutable(path, manifest, threads)
+
+
+def _register_cortex_m_loaders() -> None:
+    from .mcu import CORES
+
+    for cpu in CORES:
+        _LOADERS[f"c-{cpu}"] = _qemu_executable
+
+
+_register_cortex_m_loaders()
 
 
 def register_loader(target: str, loader: Loader) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from mlc.errors import MlcError
 
+from .bench import Timing, time_runs
 from .model import Model
 
 Feeds = Mapping[str, np.ndarray]
@@ -28,13 +29,21 @@ class TargetError(MlcError):
 
 
 class Runner(ABC):
-    """A model prepared for one target. ``compile_s`` is the wall time ``prepare`` took."""
+    """A model prepared for one target. ``compile_s`` is the wall time ``prepare`` took;
+    ``timing_kind`` says whose clock ``time`` reads: ``host`` (this machine running the model)
+    or, for a model running in an emulator, what its times really measure."""
 
     compile_s: float = 0.0
+    timing_kind: str = "host"
 
     @abstractmethod
     def run(self, feeds: Feeds) -> list[np.ndarray]:
         """Outputs in the model's output order, for feeds keyed by the model's input names."""
+
+    def time(self, feeds: Feeds, warmup: int = 3, repeat: int = 20,
+             on_run: Callable[[int], None] | None = None) -> Timing:
+        """Latency of ``run``: ``warmup`` untimed calls, then ``repeat`` timed ones."""
+        return time_runs(lambda: self.run(feeds), warmup=warmup, repeat=repeat, on_run=on_run)
 
 
 class Target(ABC):
@@ -182,6 +191,41 @@ class LlvmTarget(Target):
 
         return load(compiled_artifact(model, "llvm"), threads=threads)
 
+
+@register_target
+class CTarget(Target):
+    name = "c"
+    description = "this CPU through mlc's loop IR rendered as C99 and the system compiler"
+
+    def _prepare(self, model: Model, threads: int) -> Runner:
+        from mlc.runtime.loader import load
+
+        return load(compiled_artifact(model, "c"), threads=threads)
+
+
+class CortexMTarget(Target):
+    """A Cortex-M core: the C backend's firmware image, run under QEMU (one thread)."""
+
+    cpu: ClassVar[str]
+
+    def _prepare(self, model: Model, threads: int) -> Runner:
+        from mlc.runtime.loader import load
+
+        return load(compiled_artifact(model, self.name))
+
+
+def _register_cortex_m_targets() -> None:
+    from .mcu import CORES
+
+    for cpu, core in CORES.items():
+        board = f"QEMU {core.qemu_machine}" if core.qemu_machine else "build only"
+        register_target(type(f"CortexM_{cpu.replace('-', '_')}", (CortexMTarget,), {
+            "name": f"c-{cpu}", "cpu": cpu,
+            "description": f"{cpu} through the C backend and arm-none-eabi-gcc, run on {board} "
+                           f"(emulated: times are not the chip's)"}))
+
+
+_register_cortex_m_targets()
 
 _ARTIFACTS: dict[tuple, str] = {}
 

@@ -52,7 +52,7 @@ class CCompileOptions:
     emit: tuple[str, ...] = ()
     memory_strategy: str = "best"
     weights: str = "auto"
-    werror: bool = False  # add -Werror (the tests do: generated C must be warning-free)
+    werror: bool = False  # host: add -Werror (the tests do; the Cortex-M project always does)
 
     def __post_init__(self) -> None:
         from ..llvm.build import check_emit_forms
@@ -113,7 +113,7 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
 
     options = options or CCompileOptions()
     start = time.perf_counter()
-    board = mcu.board(cpu)
+    core = mcu.core(cpu)
     schedules = (options.schedules or default_schedules("scalar")).with_overrides(
         ("gemm.parallel=false", "loops.parallel=false", *options.schedule_overrides))
     program = build_program(graph, level=options.level, schedules=schedules,
@@ -130,15 +130,15 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
             target = writer.path / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-        elf = mcu.build_project(writer.path, cpu, build_dir=Path(tmp) / "build",
-                                werror=options.werror)
+        elf = mcu.build_project(writer.path, cpu, build_dir=Path(tmp) / "build")
         shutil.copyfile(elf, writer.path / "model.elf")
         size = mcu.elf_size(writer.path / "model.elf")
         manifest = Manifest.for_graph(
             program.graph, f"c-{cpu}", arena_bytes=program.arena_bytes,
             weight_bytes=program.weights.size, plan="plan.json", passes=tuple(program.passes),
             options={**_common_options(program, options, sources), "cpu": cpu,
-                     "board": board.qemu_machine, "elf": "model.elf", "size": size,
+                     "board": core.board,
+                     "qemu_machine": core.qemu_machine, "elf": "model.elf", "size": size,
                      "arena_lower_bound": program.plan.lower_bound},
             compile_seconds=round(time.perf_counter() - start, 3))
         return writer.commit(manifest)

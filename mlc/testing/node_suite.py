@@ -25,6 +25,7 @@ again with that input bound to the data set's value (``bind=``), as a model expo
 made it a constant; the case then runs on its remaining inputs.
 
 Targets (``run_all(target)``, ``-t``): ``ref`` runs each case on the numpy interpreter; ``llvm``
+and ``c``
 compiles the imported graphs in merged batches and runs them through ``mlc.runtime.load``
 (mlc/testing/node_batch.py: ~40 compiles instead of ~620, a failing batch bisected so each case
 fails with its own reason). Both compare with the case's own tolerance (default rtol 1e-3, atol
@@ -51,7 +52,7 @@ MLC_ELEM_TYPES = {1: "float32", 10: "float16", 11: "float64", 3: "int8", 2: "uin
                   6: "int32", 7: "int64", 9: "bool"}
 
 PASSED, FAILED = "passed", "failed"
-TARGETS = ("ref", "llvm")  # "ref": the numpy interpreter; "llvm": compiled (batched) and run
+TARGETS = ("ref", "llvm", "c")  # "ref": the numpy interpreter; llvm, c: compiled (batched), run
 
 
 @dataclass
@@ -280,7 +281,7 @@ def run_cases(cases: Iterable, target: str = "ref", threads: int = 1) -> list[Ca
     start = time.perf_counter()
     prepared = [prepare_case(c) for c in cases]
     ready = [p for p in prepared if isinstance(p, Prepared)]
-    compile_fn = functools.partial(_compile_llvm, threads=threads)
+    compile_fn = functools.partial(_compile, target=target, threads=threads)
     outcomes = run_batched([p.graph for p in ready], [p.feeds for p in ready], compile_fn)
     _check(ready, outcomes)
     # A mismatch seen in a merged batch is confirmed alone, so batching never decides a result.
@@ -307,12 +308,12 @@ def _check(prepared: list[Prepared], outcomes: list) -> None:
             p.result.reason = f"crash in compare: {type(exc).__name__}: {_one_line(exc)}"
 
 
-def _compile_llvm(graph, out_dir: str, threads: int = 1):
-    """Compile ``graph`` for llvm into ``out_dir``; the loaded artifact's ``run``."""
+def _compile(graph, out_dir: str, target: str = "llvm", threads: int = 1):
+    """Compile ``graph`` for ``target`` into ``out_dir``; the loaded artifact's ``run``."""
     import mlc
     from mlc.runtime import load
 
-    return load(mlc.compile(graph, target="llvm", output=out_dir), threads=threads).run
+    return load(mlc.compile(graph, target=target, output=out_dir), threads=threads).run
 
 
 def _compare(actual: list, expected: list, names: list[str], rtol: float, atol: float) -> str:

@@ -134,7 +134,7 @@ def _check_compare_contract(doc, targets):
     assert [r["target"] for r in doc["results"]] == targets
     for row in doc["results"]:
         assert set(row) == {"target", "ok", "max_abs_err", "max_rel_err", "median_ms", "p90_ms",
-                            "ratio_to_ort", "compile_s", "error"}
+                            "ratio_to_ort", "compile_s", "timing", "error"}
         assert isinstance(row["ok"], bool)
         for key in ("max_abs_err", "max_rel_err", "median_ms", "p90_ms", "ratio_to_ort",
                     "compile_s"):

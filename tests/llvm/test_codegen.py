@@ -1,9 +1,8 @@
 """The LLVM renderer against the reference evaluator: scalar semantics and serial kernels.
 
-Every kernel lowered from small graphs of the existing ops, and hand-built kernels probing the
-corners of ``scalar.py`` (division by zero, INT_MIN / -1, unsigned bytes, NaN in max/min and in
-casts, half-to-even rounding), is compiled into ONE library (a library build costs a compiler
-run) and must match ``evaluate``: bit-exact for ints and bools, rtol 1e-5 for floats.
+The cases (tests/codegen_cases.py, shared with the C renderer's tests) are compiled into ONE
+library (a library build costs a compiler run) and must match ``evaluate``: bit-exact for ints
+and bools, rtol 1e-5 for floats.
 """
 
 from __future__ import annotations
@@ -14,313 +13,48 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import mlc
 from mlc.backends.llvm import ModuleCodegen, compile_module, host_target
 from mlc.backends.llvm.kernel_library import KernelLibrary
-from mlc.backends.loop import LoweringError, evaluate, kernel_args, lower_node
+from mlc.backends.loop import evaluate
 from mlc.backends.loop import ir
-from mlc.backends.loop.ir import Allocate, Buffer, For, Kernel, Let, Assign, Load, Store, Var
-from mlc.interp import run_traced
-from mlc.ir import DType, GraphBuilder
-from mlc.passes import PassManager, parse_pipeline, run_pipeline
-from mlc.testing.models import ZOO_MODELS, zoo_model_path
-from tests.loop.helpers import op_graph, random_array
-from tests.strategies import random_feeds, random_graphs
+from mlc.backends.loop.ir import Allocate, Buffer, For, Kernel, Load, Store, Var
+from mlc.ir import DType
+from mlc.testing.models import ZOO_MODELS
+from tests.codegen_cases import (CASE_NAMES, all_cases, assert_matches, check_case,
+                                 check_integer_division_edges, check_random_fused_graph,
+                                 check_zoo_model_kernels, workspace_kernel)
+from tests.strategies import random_graphs
 
 rng = np.random.default_rng(0)
 
 
-def assert_matches(got: dict, want: dict, what: str, rtol: float = 1e-5) -> None:
-    assert got.keys() == want.keys(), what
-    for name, expected in want.items():
-        actual = got[name]
-        assert actual.shape == expected.shape and actual.dtype == expected.dtype, what
-        if expected.dtype.kind == "f":
-            np.testing.assert_allclose(actual.astype(np.float64), expected.astype(np.float64),
-                                       rtol=rtol, atol=1e-6, equal_nan=True,
-                                       err_msg=f"{what}: {name}")
-        else:
-            np.testing.assert_array_equal(actual, expected, err_msg=f"{what}: {name}")
-
-
-# -- kernels lowered from graphs -------------------------------------------------------------------
-
-_data = functools.partial(random_array, rng)
-
-
-def _op_case(op, shapes, attrs=None, dtypes=None, consts=(), feeds_override=None, fuse=False):
-    graph, feeds = op_graph(rng, op, shapes, attrs, dtypes, consts)
-    if fuse:
-        PassManager(parse_pipeline("fuse")).run(graph)
-    feeds.update(feeds_override or {})
-    return graph, feeds
-
-
-def _chain(b, x, s):
-    y = b.mul(b.sigmoid(x), x)
-    y = b.reshape(b.transpose(b.add(y, s), perm=(0, 2, 1)), shape=(8, 3))
-    return b.clip(y, min=0.0, max=0.6)
-
-
-SPECIAL = np.array([[np.nan, np.inf, -np.inf, 0.5], [1.5, 2.5, -0.5, -2.5], [3e9, -3e9, 1e20, -0.0]],
-                   np.float32)
-GRAPHS = {
-    **{f"unary_{op}": (op, [(2, 3, 4)]) for op in
-       ["relu", "sigmoid", "tanh", "erf", "exp", "neg", "abs", "reciprocal", "hard_swish", "silu",
-        "identity", "sqrt", "log"]},
-    "leaky_relu": ("leaky_relu", [(3, 5)], {"alpha": 0.1}),
-    "hard_sigmoid": ("hard_sigmoid", [(3, 5)], {"alpha": 0.3, "beta": 0.4}),
-    "gelu": ("gelu", [(3, 5)], {"approximate": "none"}),
-    "gelu_tanh": ("gelu", [(3, 5)], {"approximate": "tanh"}),
-    "clip": ("clip", [(3, 5)], {"min": -0.5, "max": 0.5}),
-    **{f"cast_{to}": ("cast", [(3, 4)], {"to": to}, None, (), {"x0": SPECIAL})
-       for to in ["i32", "i8", "u8", "bool", "f16", "i64", "i16"]},
-    "cast_u8_to_f32": ("cast", [(3, 4)], {"to": "f32"}, [np.uint8], (),
-                       {"x0": np.array([[0, 1, 127, 128], [200, 255, 3, 9], [4, 5, 6, 7]],
-                                       np.uint8)}),
-    **{f"int_{op}": (op, [(3, 4), (4,)], None, [np.int32, np.int32])
-       for op in ("add", "sub", "mul", "div", "max", "min")},
-    "u8_ops": ("max", [(3, 4), (4,)], None, [np.uint8, np.uint8]),
-    "clip_i8": ("clip", [(3, 4)], {"min": -3, "max": 300}, [np.int8]),
-    "abs_i8": ("abs", [(5,)], None, [np.int8]),
-    "equal": ("equal", [(2, 3), (3,)]),
-    "less": ("less", [(2, 3), (3,)]),
-    "greater_u8": ("greater", [(2, 3), (3,)], None, [np.uint8, np.uint8]),
-    "where": ("where", [(2, 1), (3,), (2, 3)], None, [np.bool_, np.float32, np.float32]),
-    "not": ("not", [(4,)], None, [np.bool_]),
-    "pow": ("pow", [(3, 4), ()], None, None, (1,)),
-    "pow_int": ("pow", [(3,), (3,)], None, [np.int32, np.int32]),
-    "prelu": ("prelu", [(2, 3, 4), (3, 1)], None, None, (1,)),
-    "reshape": ("reshape", [(2, 3, 4)], {"shape": (4, 6)}),
-    "transpose": ("transpose", [(2, 3, 4)], {"perm": (2, 0, 1)}),
-    "expand": ("expand", [(3, 1)], {"shape": (2, 3, 4)}),
-    "tile": ("tile", [(2, 3)], {"repeats": (2, 1)}),
-    "slice": ("slice", [(5, 6)], {"starts": (1, 5), "ends": (4, -1), "axes": (0, 1),
-                                  "steps": (2, -2)}),
-    "pad_constant": ("pad", [(3, 4)], {"pads": (1, 2, 0, 1), "mode": "constant", "value": 1.5}),
-    "pad_edge": ("pad", [(3, 4)], {"pads": (2, 1, 1, 3), "mode": "edge"}),
-    "pad_reflect": ("pad", [(3, 4)], {"pads": (2, 1, 1, 3), "mode": "reflect"}),
-    "pad_wrap": ("pad", [(3, 4)], {"pads": (2, 5, 1, 3), "mode": "wrap"}),
-    "split": ("split", [(6, 2)], {"axis": 0, "sizes": (1, 2, 3)}),
-    "concat": ("concat", [(2, 1, 3), (2, 4, 3), (2, 2, 3)], {"axis": 1}),
-    "gather": (lambda b, x: b.gather(x, b.const(np.array([[2, -1], [0, 1]]), name="idx"), axis=1),
-               [(3, 4)]),
-    **{f"{op}_{axes}": (op, [(2, 3, 4)], {"axes": axes, "keepdims": True})
-       for op in ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"]
-       for axes in [(1,), (0, 2)]},
-    "reduce_mean_i32": ("reduce_mean", [(3, 5)], {"axes": (1,), "keepdims": False}, [np.int32]),
-    "reduce_sum_i8": ("reduce_sum", [(3, 5)], {"axes": (0,)}, [np.int8]),
-    "reduce_max_bool": ("reduce_max", [(3, 4)], {"axes": (1,)}, [np.bool_]),
-    "softmax": ("softmax", [(2, 3, 4)], {"axis": 1}),
-    "log_softmax": ("log_softmax", [(2, 3, 4)], {"axis": -1}),
-    "softmax_f16": ("softmax", [(2, 5)], {"axis": 1}, [np.float16]),
-    "quantize_i8": ("quantize", [(2, 3, 4)], {"scale": np.float32(0.05),
-                                              "zero_point": np.int64(3), "axis": 1,
-                                              "dtype": "i8"}),
-    "quantize_u8": ("quantize", [(2, 3, 4)], {"scale": np.array([0.02, 0.1, 0.5], np.float32),
-                                              "zero_point": np.array([0, 10, 200]), "axis": 1,
-                                              "dtype": "u8"}),
-    "dequantize": ("dequantize", [(2, 3)], {"scale": np.array([0.5, 0.25], np.float32),
-                                            "zero_point": np.array([1, -2]), "axis": 0},
-                   [np.int8]),
-}
-FUSED = {
-    "fused_chain": (_chain, [(2, 3, 4), (3, 1)]),
-    "fused_softmax_epilogue": (lambda b, x: b.relu(b.sub(b.softmax(b.mul(
-        x, b.const(np.float32(2.0))), axis=1), b.const(np.float32(0.1)))), [(3, 5)]),
-    "fused_scratch_epilogue": (lambda b, x: b.exp(b.sub(x, b.reduce_max(x, axes=(1,),
-                                                                        keepdims=True))),
-                               [(3, 4)]),
-}
-
-
-def _graph_cases():
-    cases = []
-    for name, spec in {**GRAPHS, **FUSED}.items():
-        op, shapes, *rest = spec
-        attrs = rest[0] if len(rest) > 0 else None
-        dtypes = rest[1] if len(rest) > 1 else None
-        consts = rest[2] if len(rest) > 2 else ()
-        override = rest[3] if len(rest) > 3 else None
-        graph, feeds = _op_case(op, shapes, attrs, dtypes, consts, override, name in FUSED)
-        env = {**feeds, **run_traced(graph, feeds)}
-        for node in graph.nodes:
-            kernel = lower_node(node)
-            inputs = {v.name: env[v.name] for v in node.inputs if v is not None and
-                      not v.is_const}
-            cases.append((name, kernel, kernel_args(node, inputs)))
-    return cases
-
-
-# -- hand-built kernels for scalar semantics ------------------------------------------------------
-
-INT_EDGES = {
-    DType.int8: [-128, -1, 0, 1, 7, -7, 127, 3],
-    DType.uint8: [0, 1, 255, 128, 7, 200, 3, 9],
-    DType.int32: [-(2 ** 31), -1, 0, 1, 7, -7, 2 ** 31 - 1, 3],
-    DType.int64: [-(2 ** 63), -1, 0, 1, 7, -7, 2 ** 63 - 1, 3],
-}
-FLOAT_EDGES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -2.5, 7.0, -7.0, 3e10, 0.5, 2.5]
-INT_OPS = ("add", "sub", "mul", "div", "mod", "floordiv", "max", "min", "lt", "le", "eq", "ne")
-# (float mod is checked on finite values only: scalar.binary raises on fmod(inf, y), which should
-# be NaN — reported to the loop-IR owner)
-FLOAT_OPS = tuple(op for op in INT_OPS if op != "mod") + ("gt", "ge")
-FINITE_EDGES = [0.0, -0.0, 1.5, -2.5, 7.0, -7.0, 3e4, 0.5, 2.5, -0.75, 1e-3, 5.0]
-
-
-def _pairwise_kernel(name: str, dtype: DType, ops, casts=(), calls=()) -> Kernel:
-    """out_<op>[i*n + j] = a[i] <op> b[j] for all pairs (and unary casts/calls of a)."""
-    n = len(INT_EDGES.get(dtype, FLOAT_EDGES))
-    a, b = Buffer("a", dtype, (n,)), Buffer("b", dtype, (n,))
-    i, j = Var("i"), Var("j")
-    outs, stores = [], []
-    for op in ops:
-        result = ir.Binary(op, Load(a, i), Load(b, j))
-        out = Buffer(f"out_{op}", result.dtype, (n * n,), "output")
-        outs.append(out)
-        stores.append(Store(out, ir.add(ir.mul(i, n), j), result))
-    unary = []
-    for to in casts:
-        out = Buffer(f"cast_{to.short}", to, (n,), "output")
-        outs.append(out)
-        unary.append(Store(out, i, ir.Cast(to, Load(a, i))))
-    for fn in calls:
-        out = Buffer(f"call_{fn}", dtype, (n,), "output")
-        outs.append(out)
-        unary.append(Store(out, i, ir.Call(fn, (Load(a, i),))))
-    body = ir.block(For(i, ir.const(0), ir.const(n), ir.block(
-        For(j, ir.const(0), ir.const(n), ir.block(*stores)), *unary)))
-    return Kernel(name, (a, b, *outs), body)
-
-
-def _scalar_cases():
-    cases = []
-    for dtype, edges in INT_EDGES.items():
-        values = np.array(edges, dtype.numpy)
-        casts = [DType.float32, DType.int8, DType.uint8, DType.int64, DType.bool]
-        kernel = _pairwise_kernel(f"ints_{dtype.short}", dtype, INT_OPS, casts, ["abs"])
-        cases.append((f"scalar_{dtype.short}", kernel, {"a": values, "b": values[::-1].copy()}))
-    for dtype in (DType.float32, DType.float64, DType.float16):
-        with np.errstate(over="ignore"):  # 3e10 is inf in half
-            values = np.array(FLOAT_EDGES, dtype.numpy)
-        casts = [DType.int32, DType.int8, DType.uint8, DType.int64, DType.bool, DType.float64,
-                 DType.float16 if dtype != DType.float16 else DType.float32]
-        calls = ["exp", "log", "sqrt", "abs", "floor", "ceil", "round", "tanh", "erf"]
-        kernel = _pairwise_kernel(f"floats_{dtype.short}", dtype, FLOAT_OPS, casts, calls)
-        cases.append((f"scalar_{dtype.short}", kernel, {"a": values, "b": values[::-1].copy()}))
-        finite = np.array(FINITE_EDGES, dtype.numpy)
-        kernel = _pairwise_kernel(f"finite_{dtype.short}", dtype, ("mod", "floordiv", "div"))
-        cases.append((f"scalar_{dtype.short}", kernel, {"a": finite, "b": finite[::-1].copy()}))
-    return cases
-
-
-def _local_and_scratch_case():
-    """A Let accumulator, an Allocate'd scratch row, an unrolled loop, bool memory."""
-    x = Buffer("x", DType.float32, (4, 6))
-    flags = Buffer("flags", DType.bool, (4,), "output")
-    out = Buffer("out", DType.float32, (4,), "output")
-    tmp = Buffer("tmp", DType.float32, (6,), "scratch")
-    r, c, u = Var("r"), Var("c"), Var("u")
-    acc = Var("acc", DType.float32)
-    body = For(r, ir.const(0), ir.const(4), Allocate(tmp, ir.block(
-        For(c, ir.const(0), ir.const(6), Store(tmp, c, ir.mul(Load(x, ir.add(ir.mul(r, 6), c)),
-                                                              ir.const(2.0, DType.float32)))),
-        Let(acc, ir.const(0.0, DType.float32)),
-        For(u, ir.const(0), ir.const(6), Assign(acc, ir.add(acc, Load(tmp, u))), kind="unrolled"),
-        Store(out, r, acc),
-        Store(flags, r, ir.lt(acc, ir.const(0.0, DType.float32))))))
-    kernel = Kernel("locals", (x, out, flags), body)
-    return [("locals_scratch", kernel, {"x": _data((4, 6))})]
-
-
 @functools.lru_cache(maxsize=1)
 def _library():
-    cases = _graph_cases() + _scalar_cases() + _local_and_scratch_case()
+    cases = all_cases()
     return cases, KernelLibrary([kernel for _, kernel, _ in cases])
-
-
-CASE_NAMES = sorted({name for name, _, _ in _graph_cases()} | {"scalar_i8", "scalar_u8",
-                    "scalar_i32", "scalar_i64", "scalar_f32", "scalar_f64", "scalar_f16",
-                    "locals_scratch"})
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_kernel_matches_evaluator(case):
     cases, library = _library()
-    found = 0
-    for index, (name, kernel, args) in enumerate(cases):
-        if name != case:
-            continue
-        with np.errstate(all="ignore"):
-            want = evaluate(kernel, args)
-        got = library.run(args, kernel=index)
-        rtol = 2e-3 if any(p.dtype == DType.float16 for p in kernel.params) else 1e-5
-        assert_matches(got, want, f"{case}: {kernel.name}", rtol)
-        found += 1
-    assert found
+    check_case(library, cases, case)
 
 
 def test_integer_division_edges_exactly():
-    """The corner cases scalar.py defines, checked against numbers written out here too."""
-    cases, library = _library()
-    index = next(k for k, (name, _, _) in enumerate(cases) if name == "scalar_i8")
-    a = np.array(INT_EDGES[DType.int8], np.int8)
-    got = library.run({"a": a, "b": a[::-1].copy()}, kernel=index)
-    div = got["out_div"].reshape(8, 8)
-    assert div[0, 6] == -128  # -128 / -1 wraps (b reversed: b[6] = -1)
-    assert div[1, 5] == 0  # -1 / 0 == 0
-    assert got["out_mod"].reshape(8, 8)[0, 6] == 0
+    check_integer_division_edges(_library()[1], _library()[0])
 
 
 # -- whole models ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", ZOO_MODELS)
 def test_zoo_model_kernels(model):
-    """Every node of an -O2 zoo model that lowers today computes what the interpreter does (the
-    interpreter, not the evaluator, is the oracle here: the evaluator is too slow for convs)."""
-    graph = mlc.load(zoo_model_path(model))
-    run_pipeline(graph, "O2")
-    feeds = random_feeds(graph, seed=0)
-    env = {**feeds, **run_traced(graph, feeds)}
-    cases = []
-    for node in graph.nodes:
-        try:
-            kernel = lower_node(node)
-        except LoweringError:
-            continue
-        inputs = {v.name: env[v.name] for v in node.inputs if v is not None and not v.is_const}
-        cases.append((node, kernel, kernel_args(node, inputs)))
-    if not cases:
-        pytest.skip("no node of this model lowers yet")
-    library = KernelLibrary([k for _, k, _ in cases])
-    for index, (node, kernel, args) in enumerate(cases):
-        want = {v.name: np.asarray(env[v.name]) for v in node.outputs}
-        assert_matches(library.run(args, kernel=index), want, kernel.name, rtol=1e-4)
+    check_zoo_model_kernels(model, KernelLibrary)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(graph=random_graphs())
 def test_random_fused_graphs(graph):
-    PassManager(parse_pipeline("fuse")).run(graph)
-    feeds = random_feeds(graph, seed=1)
-    with np.errstate(all="ignore"):
-        env = {**feeds, **run_traced(graph, feeds)}
-    cases = []
-    for node in graph.nodes:
-        try:
-            kernel = lower_node(node)
-        except LoweringError:
-            continue
-        inputs = {v.name: env[v.name] for v in node.inputs if v is not None and not v.is_const}
-        cases.append((kernel, kernel_args(node, inputs)))
-    if not cases:
-        return
-    library = KernelLibrary([k for k, _ in cases])
-    for index, (kernel, args) in enumerate(cases):
-        with np.errstate(all="ignore"):
-            want = evaluate(kernel, args)
-        rtol = 2e-3 if any(p.dtype == DType.float16 for p in kernel.params) else 1e-5
-        assert_matches(library.run(args, kernel=index), want, kernel.name, rtol)
+    check_random_fused_graph(graph, KernelLibrary)
 
 
 # -- the ABI ----------------------------------------------------------------------------------------
@@ -357,25 +91,10 @@ def test_large_scratch_lives_in_the_workspace():
     scratch the stack; a parallel loop may read a workspace buffer allocated outside it."""
     from mlc.backends.loop.scratch import scratch_placement, workspace_bytes
 
-    n = 20000  # 80 000 bytes
-    x = Buffer("x", DType.float32, (n,))
-    out = Buffer("out", DType.float32, (n,), "output")
-    big = Buffer("big", DType.float32, (n,), "scratch")
-    big2 = Buffer("big2", DType.int32, (n + 1,), "scratch")
-    small = Buffer("small", DType.float32, (16,), "scratch")
-    i, j = Var("i"), Var("j")
-    body = Allocate(big, Allocate(big2, Allocate(small, ir.block(
-        For(i, ir.const(0), ir.const(n), ir.block(
-            Store(big, i, ir.mul(Load(x, i), ir.const(3.0, DType.float32))),
-            Store(big2, ir.add(i, 1), ir.cast(DType.int32, i)))),
-        For(j, ir.const(0), ir.const(16), Store(small, j, ir.const(1.0, DType.float32))),
-        For(i, ir.const(0), ir.const(n), Store(out, i, ir.add(ir.add(
-            Load(big, i), ir.cast(DType.float32, Load(big2, ir.add(i, 1)))), Load(
-                small, ir.mod(i, 16)))), kind="parallel")))))
-    kernel = Kernel("workspace", (x, out), body)
+    kernel = workspace_kernel(20000)  # 80 000 bytes
     assert scratch_placement(kernel) == {"big": 0, "big2": 80000, "small": None}
     assert workspace_bytes(kernel) == 80000 + 80064
-    args = {"x": _data((n,))}
+    args = {"x": rng.standard_normal(20000).astype(np.float32)}
     got = KernelLibrary(kernel, threads=2).run(args)
     assert_matches(got, evaluate(kernel, args), "workspace")
 

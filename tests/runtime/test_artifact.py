@@ -181,7 +181,8 @@ def test_benchmark_stats(artifact):
     exe = load(artifact, threads=1)
     stats = exe.benchmark(feeds(), warmup=1, repeat=5, threads=2)
     assert set(stats) == {"median_ms", "p90_ms", "min_ms", "mean_ms", "times_ms", "threads",
-                          "warmup", "repeat"}
+                          "warmup", "repeat", "timing"}
+    assert stats["timing"] == "host"
     assert stats["threads"] == 2 and stats["repeat"] == 5 and len(stats["times_ms"]) == 5
     assert 0 <= stats["min_ms"] <= stats["median_ms"] <= stats["p90_ms"]
     assert exe.threads == 1  # restored after the benchmark

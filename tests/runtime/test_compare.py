@@ -68,8 +68,9 @@ def _check_contract(doc: dict) -> None:
     assert isinstance(doc["model"], str) and isinstance(doc["threads"], int)
     for row in doc["results"]:
         assert set(row) == {"target", "ok", "max_abs_err", "max_rel_err", "median_ms", "p90_ms",
-                            "ratio_to_ort", "compile_s", "error"}
+                            "ratio_to_ort", "compile_s", "timing", "error"}
         assert isinstance(row["target"], str) and isinstance(row["ok"], bool)
+        assert row["timing"] == "host"  # ref and ort run on this machine's clock
         for key in ("max_abs_err", "max_rel_err", "median_ms", "p90_ms", "ratio_to_ort",
                     "compile_s"):
             assert isinstance(row[key], float), key
