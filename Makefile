@@ -4,8 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
+# The C backend's microcontroller targets: cross compiler, newlib, QEMU, CMake (Debian packages).
+MCU_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test test-fast docs clean
+.PHONY: setup toolchains demo test test-fast docs clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -15,16 +18,23 @@ $(STAMP): pyproject.toml setup.py
 
 setup: $(STAMP)
 
+toolchains:
+	@if ! dpkg -s $(MCU_PACKAGES) >/dev/null 2>&1; then \
+		echo "installing $(MCU_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(MCU_PACKAGES) >/dev/null; \
+	fi
+
 demo: setup
 	$(VENV)/bin/mlc show models/digits_cnn.onnx --stats
 	$(VENV)/bin/mlc compile models/digits_cnn.onnx -t llvm -o build/digits_cnn
 	$(VENV)/bin/mlc run build/digits_cnn
 	$(VENV)/bin/mlc compare models/digits_cnn.onnx --targets ref,llvm
 
-test: setup
+test: setup toolchains
 	$(PY) -m pytest -q -n $(JOBS)
 
-test-fast: setup
+test-fast: setup toolchains
 	$(PY) -m pytest -q -n $(JOBS) -m "not slow"
 
 docs: setup

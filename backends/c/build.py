@@ -7,8 +7,9 @@ complete CMake project (the repository's ``CMakeLists.txt``, ``cmake/arm-none-ea
 start-up code, linker script and semihosting harness of ``runtime/c/mcu``) built into
 ``model.elf`` with ``arm-none-eabi-gcc``, whose flash and RAM use ``arm-none-eabi-size`` reports.
 
-The artifact keeps the sources (``model/``): they are the deliverable of a microcontroller build,
-and on the host they show what ran.
+Every C artifact is a complete project — the sources in ``model/`` plus ``CMakeLists.txt``,
+``cmake/`` and ``runtime/c`` — that ``cmake`` builds on its own: the deliverable of a
+microcontroller build, and on the host what ran (and what the ASan/UBSan tests rebuild).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ WARNING_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-pedantic")
 # errno from libm, so math calls inline and loops vectorize.
 CODE_FLAGS = ("-ffp-contract=fast", "-fno-math-errno")
 CORTEX_M_STACK_LIMIT = 1024  # bytes of scratch a kernel may put on an MCU's small stack
+# The largest im2col matrix a Cortex-M conv may use; beyond it the conv is a plain loop nest with
+# no scratch: slower, but boards have 64-512 KiB of SRAM, and RAM, not time, decides what fits.
+CORTEX_M_IM2COL_KIB = 64
 WEIGHT_FORMATS = ("auto", "c", "incbin")
 
 
@@ -81,6 +85,7 @@ def compile_host(graph: Graph, out_dir: str | Path, options: CCompileOptions | N
         flags.append("-Werror")
     with ArtifactWriter(out_dir) as writer:
         model_dir = _write_sources(writer.path, sources, program, options.emit)
+        _write_project_files(writer.path)
         assembler = [f"-Wa,-I{model_dir}"] if sources.weights_format == "incbin" else []
         build_shared_library([model_dir / name for name in sources.c_files],
                              writer.path / "model.so", flags=flags + assembler,
@@ -115,7 +120,8 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
     start = time.perf_counter()
     core = mcu.core(cpu)
     schedules = (options.schedules or default_schedules("scalar")).with_overrides(
-        ("gemm.parallel=false", "loops.parallel=false", *options.schedule_overrides))
+        ("gemm.parallel=false", "loops.parallel=false", f"gemm.im2col_kib={CORTEX_M_IM2COL_KIB}",
+         *options.schedule_overrides))
     program = build_program(graph, level=options.level, schedules=schedules,
                             memory_strategy=options.memory_strategy,
                             alignment=ALIGNMENT.get(cpu, 16), stack_limit=CORTEX_M_STACK_LIMIT)
@@ -126,10 +132,7 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
                                                     weight_alignment=8))
     with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-mcu-") as tmp:
         _write_sources(writer.path, sources, program, options.emit)
-        for relative, source in mcu.project_files().items():
-            target = writer.path / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+        _write_project_files(writer.path)
         elf = mcu.build_project(writer.path, cpu, build_dir=Path(tmp) / "build")
         shutil.copyfile(elf, writer.path / "model.elf")
         size = mcu.elf_size(writer.path / "model.elf")
@@ -160,6 +163,17 @@ def _write_sources(folder: Path, sources: Sources, program: Program,
         text = "\n\n".join(print_kernel(step.kernel) for step in program.steps)
         (folder / "model.loop").write_text(text + "\n")
     return model_dir
+
+
+def _write_project_files(folder: Path) -> None:
+    """CMakeLists.txt, cmake/ and runtime/c: the artifact is a project that builds on its own
+    (``cmake -S DIR -B build``, for the host or with the arm toolchain file)."""
+    from mlc.runtime import mcu
+
+    for relative, source in mcu.project_files().items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
 
 
 def _common_options(program: Program, options: CCompileOptions, sources: Sources) -> dict:

@@ -34,6 +34,7 @@ _OPERATOR = {"add": ("+", ADD), "sub": ("-", ADD), "mul": ("*", MULTIPLY), "div"
              "ne": ("!=", EQUALITY), "and": ("&&", AND), "or": ("||", OR)}
 _BOOL_ARITH = {"add": "or", "max": "or", "or": "or", "sub": "ne", "mul": "and", "min": "and",
                "and": "and"}
+SHARE_ABOVE = 16  # characters: a repeated subexpression longer than this gets a temporary
 _MATH = {"exp": "exp", "log": "log", "tanh": "tanh", "erf": "erf", "sqrt": "sqrt", "abs": "fabs",
          "floor": "floor", "ceil": "ceil", "round": "nearbyint", "pow": "pow"}
 
@@ -93,7 +94,8 @@ class ExprRenderer:
         if k in self._bound:
             return CExpr(self._bound[k], PRIMARY)
         result = self._render(e)
-        if self._uses.get(k, 0) > 1 and not isinstance(e, (Const, Var)):
+        if self._uses.get(k, 0) > 1 and not isinstance(e, (Const, Var)) and \
+                len(result.text) > SHARE_ABOVE:
             name = self.fresh("e")
             ctype = self.index_type if self._is_index(e) else register_type(e.dtype)
             self.declarations.append(f"const {ctype} {name} = {result.text};")

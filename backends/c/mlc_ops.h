@@ -128,7 +128,7 @@ static inline float mlc_f16_to_f32(uint16_t h) {
     } else if (exponent != 0) {
         bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
     } else if (mantissa == 0) {
-        bits = sign; /* ±0 */
+        bits = sign; /* +0 or -0 */
     } else { /* a subnormal half is a normal float: shift the leading one into place */
         exponent = 113u;
         while ((mantissa & 0x400u) == 0) {
@@ -141,7 +141,7 @@ static inline float mlc_f16_to_f32(uint16_t h) {
     return f;
 }
 
-/* Round to nearest, ties to even; overflow gives ±inf, NaN stays NaN. */
+/* Round to nearest, ties to even; overflow gives an infinity, NaN stays NaN. */
 static inline uint16_t mlc_f32_to_f16(float f) {
     uint32_t bits, sign, exponent, mantissa, shift, half, rest, halfway;
     memcpy(&bits, &f, sizeof bits);
@@ -156,7 +156,7 @@ static inline uint16_t mlc_f32_to_f16(float f) {
         if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) half++; /* may carry into inf */
         return (uint16_t)(sign | half);
     }
-    if (exponent < 101u) return (uint16_t)sign; /* below half the smallest subnormal: ±0 */
+    if (exponent < 101u) return (uint16_t)sign; /* below half the smallest subnormal: a signed zero */
     mantissa |= 0x800000u; /* subnormal half: shift the implicit one down */
     shift = 126u - exponent;
     half = mantissa >> shift;

@@ -29,7 +29,9 @@ class GemmSchedule:
     for the cache; outer tiles run in parallel. ``conv`` picks how a convolution becomes a
     product: ``im2col`` copies input patches into a packed scratch matrix, ``direct`` reads
     the input in place (1×1 stride-1 convs), ``auto`` chooses; depthwise convs take their own
-    direct path unless ``depthwise`` is false."""
+    direct path unless ``depthwise`` is false. ``im2col_kib`` caps the im2col matrix: a conv
+    needing more stays a plain loop nest without scratch (a layer-sized matrix is more RAM than
+    a microcontroller has)."""
 
     mr: int = 6
     nr: int = 32
@@ -37,6 +39,7 @@ class GemmSchedule:
     parallel: bool = True
     conv: str = "auto"
     depthwise: bool = True
+    im2col_kib: int = 1 << 20
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,15 @@ def lower_conv2d(ctx, node, store, schedules) -> Stmt | None:
     if shape.cg == 1 and shape.groups == shape.c == shape.co and shape.groups > 1 and \
             schedules.gemm.depthwise:
         return lower_depthwise(ctx, node, store, schedules, shape)
+    if not shape.pointwise and _im2col_bytes(shape, schedules) > schedules.gemm.im2col_kib * 1024:
+        return None  # over the scratch budget: the plain loop nest, which needs none
     return lower_conv_gemm(ctx, node, store, schedules)
+
+
+def _im2col_bytes(shape: ConvShape, schedules) -> int:
+    """The im2col matrix's size: K × N (N rounded up to the tile's columns) floats per group."""
+    nr = -(-schedules.gemm.nr // schedules.lanes(4)) * schedules.lanes(4)
+    return shape.groups * shape.k * -(-shape.n // nr) * nr * 4
 
 
 @scheduled("matmul")
