@@ -80,7 +80,10 @@ def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Seque
                            emit=forms, schedule=schedule, weights=weights)
     manifest = read_manifest(path)
     if as_json:
-        _echo_json({"artifact": os.path.abspath(path), **manifest.to_json()})
+        doc = {"artifact": os.path.abspath(path), **manifest.to_json()}
+        if isinstance(manifest.options.get("size"), dict):  # a microcontroller image
+            doc["size"] = {**manifest.options["size"], "arena": manifest.arena_bytes}
+        _echo_json(doc)
         return
     binary = manifest.library or manifest.options.get("elf")
     click.echo(f"wrote {path}: {binary} for {manifest.options.get('cpu', target)} "
