@@ -179,39 +179,34 @@ class OrtTarget(Target):
         return _OrtRunner(ort_session(model.onnx_model, threads))
 
 
-# -- llvm: mlc's own compiler for the host CPU ----------------------------------------------------
+# -- compiled targets: mlc compile, then load the artifact ------------------------------------------
+
+class CompiledTarget(Target):
+    """A target whose runner is an artifact ``mlc.compile`` wrote for it (``name``), loaded as a
+    user would load it, so ``compare`` measures exactly what is deployed."""
+
+    def _prepare(self, model: Model, threads: int) -> Runner:
+        from mlc.runtime.loader import load
+
+        return load(compiled_artifact(model, self.name), threads=threads)
+
 
 @register_target
-class LlvmTarget(Target):
+class LlvmTarget(CompiledTarget):
     name = "llvm"
     description = "this x86-64 CPU through mlc's loop IR and LLVM (llvmlite): a shared library"
 
-    def _prepare(self, model: Model, threads: int) -> Runner:
-        from mlc.runtime.loader import load
-
-        return load(compiled_artifact(model, "llvm"), threads=threads)
-
 
 @register_target
-class CTarget(Target):
+class CTarget(CompiledTarget):
     name = "c"
     description = "this CPU through mlc's loop IR rendered as C99 and the system compiler"
 
-    def _prepare(self, model: Model, threads: int) -> Runner:
-        from mlc.runtime.loader import load
 
-        return load(compiled_artifact(model, "c"), threads=threads)
-
-
-class CortexMTarget(Target):
+class CortexMTarget(CompiledTarget):
     """A Cortex-M core: the C backend's firmware image, run under QEMU (one thread)."""
 
     cpu: ClassVar[str]
-
-    def _prepare(self, model: Model, threads: int) -> Runner:
-        from mlc.runtime.loader import load
-
-        return load(compiled_artifact(model, self.name))
 
 
 def _register_cortex_m_targets() -> None:

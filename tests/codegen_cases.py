@@ -45,7 +45,7 @@ def assert_matches(got: dict, want: dict, what: str, rtol: float = 1e-5) -> None
 _data = functools.partial(random_array, rng)
 
 
-def _op_case(op, shapes, attrs=None, dtypes=None, consts=(), feeds_override=None, fuse=False):
+def op_case(op, shapes, attrs=None, dtypes=None, consts=(), feeds_override=None, fuse=False):
     graph, feeds = op_graph(rng, op, shapes, attrs, dtypes, consts)
     if fuse:
         PassManager(parse_pipeline("fuse")).run(graph)
@@ -139,7 +139,7 @@ def graph_cases():
         dtypes = rest[1] if len(rest) > 1 else None
         consts = rest[2] if len(rest) > 2 else ()
         override = rest[3] if len(rest) > 3 else None
-        graph, feeds = _op_case(op, shapes, attrs, dtypes, consts, override, name in FUSED)
+        graph, feeds = op_case(op, shapes, attrs, dtypes, consts, override, name in FUSED)
         env = {**feeds, **run_traced(graph, feeds)}
         for node in graph.nodes:
             kernel = lower_node(node)

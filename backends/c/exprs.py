@@ -158,7 +158,7 @@ class ExprRenderer:
             divisor = e.b.value if isinstance(e.b, Const) else None
             if op != "floordiv" and divisor not in (None, 0, -1):
                 return self._narrow(self._infix(op, e.a, e.b), dtype)
-            if op == "floordiv" and divisor is not None and divisor > 0 and self._nonneg(e.a):
+            if op == "floordiv" and divisor is not None and divisor > 0 and self.nonneg(e.a):
                 return self._narrow(self._infix("div", e.a, e.b), dtype)  # floor = truncation
             return self._helper(f"mlc_{op}_{helper_suffix(dtype)}", e.a, e.b)
         if op in ("add", "sub", "mul") and dtype in WIDE_INTS and not self._is_index(e):
@@ -252,7 +252,7 @@ class ExprRenderer:
         """i64 arithmetic over loop variables and constants only (no memory, no locals)."""
         return e.dtype == DType.int64 and self._pure(e)
 
-    def _nonneg(self, e: Expr) -> bool:
+    def nonneg(self, e: Expr) -> bool:
         """Provably >= 0 (loop variables that start at >= 0, and arithmetic keeping that):
         where floor division is C's truncating division, which compilers analyse better."""
         k = self.key(e)
@@ -260,6 +260,10 @@ class ExprRenderer:
         if known is None:
             known = self._sign[k] = self._nonneg_uncached(e)
         return known
+
+    def forget_signs(self) -> None:
+        """A loop variable's sign changed (a new loop of that name): signs are recomputed."""
+        self._sign.clear()
 
     def _nonneg_uncached(self, e: Expr) -> bool:
         if isinstance(e, Const):
@@ -270,13 +274,13 @@ class ExprRenderer:
             return e.name not in self.locals and self.nonnegative(e.name)
         if isinstance(e, Binary):
             if e.op in ("add", "mul", "min"):
-                return self._nonneg(e.a) and self._nonneg(e.b)
+                return self.nonneg(e.a) and self.nonneg(e.b)
             if e.op == "max":
-                return self._nonneg(e.a) or self._nonneg(e.b)
+                return self.nonneg(e.a) or self.nonneg(e.b)
             if e.op in ("div", "floordiv", "mod"):
-                return self._nonneg(e.a) and isinstance(e.b, Const) and e.b.value > 0
+                return self.nonneg(e.a) and isinstance(e.b, Const) and e.b.value > 0
         if isinstance(e, Select):
-            return self._nonneg(e.a) and self._nonneg(e.b)
+            return self.nonneg(e.a) and self.nonneg(e.b)
         if isinstance(e, Cast):
             return e.x.dtype in (DType.uint8, DType.bool)
         return False

@@ -238,11 +238,11 @@ class _KernelWriter:
     def _note_sign(self, s: For) -> None:
         """A loop variable is non-negative when its loop starts at >= 0 (names are reused by
         sibling loops, so this is decided afresh for every loop)."""
-        if self.exprs._nonneg(s.start):
+        if self.exprs.nonneg(s.start):
             self.nonnegative.add(s.var.name)
         else:
             self.nonnegative.discard(s.var.name)
-        self.exprs._sign.clear()
+        self.exprs.forget_signs()
 
     # -- parallel loops -----------------------------------------------------------------------
 

@@ -86,22 +86,18 @@ static inline uint8_t mlc_mod_u8(uint8_t a, uint8_t b) { return b == 0 ? 0 : (ui
 /* NaN in either operand gives NaN (numpy's maximum, LLVM's llvm.maximum). Written as the
  * hardware max (which returns b when either is NaN) then a select on a's NaN, the form compilers
  * turn into maxss + a conditional move (or a blend when vectorizing), never a branch. */
-static inline float mlc_max_f32(float a, float b) {
-    float m = a > b ? a : b;
-    return a != a ? a : m;
-}
-static inline float mlc_min_f32(float a, float b) {
-    float m = a < b ? a : b;
-    return a != a ? a : m;
-}
-static inline double mlc_max_f64(double a, double b) {
-    double m = a > b ? a : b;
-    return a != a ? a : m;
-}
-static inline double mlc_min_f64(double a, double b) {
-    double m = a < b ? a : b;
-    return a != a ? a : m;
-}
+#define MLC_FLOAT_MINMAX(T, S)                                                               \
+    static inline T mlc_max_##S(T a, T b) {                                                \
+        T m = a > b ? a : b;                                                               \
+        return a != a ? a : m;                                                             \
+    }                                                                                      \
+    static inline T mlc_min_##S(T a, T b) {                                                \
+        T m = a < b ? a : b;                                                               \
+        return a != a ? a : m;                                                             \
+    }
+
+MLC_FLOAT_MINMAX(float, f32)
+MLC_FLOAT_MINMAX(double, f64)
 
 /* Through int64, truncating; NaN, infinities and |x| >= 2^63 give INT64_MIN (as x86 does). */
 static inline int64_t mlc_f32_to_i64(float x) {

@@ -62,7 +62,8 @@ MLC_EXPORT int mlc_num_threads(int n);
 /* A one-line English description of an mlc_status code (never NULL). */
 MLC_EXPORT const char *mlc_status_string(int code);
 
-/* Monotonic time in nanoseconds (0 where the platform has no clock, e.g. bare metal). */
+/* Monotonic time in nanoseconds: the OS clock on a host, SysTick on a Cortex-M image built with
+ * MLC_HAVE_SYSTICK (runtime/c/mcu/systick.c), else 0. */
 MLC_EXPORT uint64_t mlc_now_ns(void);
 
 /* The body of a parallel loop: called once per index i in [0, n). */

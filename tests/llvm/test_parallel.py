@@ -15,7 +15,7 @@ from mlc.backends.loop import ir
 from mlc.backends.loop.ir import (Allocate, Assign, Block, Buffer, For, Kernel, Let, Load, Stmt,
                                   Store, Var)
 from mlc.backends.loop.verify import KernelError, verify_kernel
-from tests.llvm.test_codegen import _graph_cases, assert_matches
+from tests.codegen_cases import assert_matches, graph_cases
 from tests.llvm.test_vector import gemm_kernel, pack
 
 rng = np.random.default_rng(2)
@@ -66,7 +66,7 @@ def _captures_kernel() -> Kernel:
 @functools.lru_cache(maxsize=1)
 def _cases():
     cases = []
-    for name, kernel, args in _graph_cases():
+    for name, kernel, args in graph_cases():
         body, count = parallelize_outermost(kernel.body)
         if count:
             cases.append((name, kernel, body, args))

@@ -25,7 +25,7 @@ from mlc.backends.loop.ir import (Allocate, Assign, Block, Buffer, For, Kernel, 
 from mlc.backends.loop.verify import KernelError, loop_kind_violation, verify_kernel
 from mlc.interp import run_traced
 from mlc.ir import DType
-from tests.llvm.test_codegen import GRAPHS, _op_case, assert_matches
+from tests.codegen_cases import GRAPHS, assert_matches, op_case
 
 rng = np.random.default_rng(1)
 f32 = DType.float32
@@ -71,7 +71,7 @@ def _graph_kernels():
         dtypes = rest[1] if len(rest) > 1 else None
         consts = rest[2] if len(rest) > 2 else ()
         try:
-            graph, feeds = _op_case(op, shapes, attrs, dtypes, consts)
+            graph, feeds = op_case(op, shapes, attrs, dtypes, consts)
         except Exception:
             continue
         env = {**feeds, **run_traced(graph, feeds)}
