@@ -558,7 +558,7 @@ def run(model: str, target: str, shapes: Sequence[str], inputs: Sequence[str], s
         results = runner.run(feeds)
     files = _save_outputs(output_dir, names, results) if output_dir else [None] * len(results)
     if as_json:
-        _echo_json({"model": m.path, "target": target, "outputs": [
+        _echo_json({"model": model, "target": target, "outputs": [
             _output_json(name, array, file) for name, array, file in zip(names, results, files)]})
     elif output_dir:
         for file in files:

@@ -68,8 +68,12 @@ def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Seque
         from mlc.backends.llvm.host import host_target
         from mlc.backends.loop.schedule import default_schedules
 
-        isa = "scalar" if target.startswith("c-") else host_target().isa
-        schedules = default_schedules(isa).with_overrides(schedule)
+        if target.startswith("c-"):
+            from mlc.backends.c.build import cortex_m_schedules
+
+            schedules = cortex_m_schedules(schedule)
+        else:
+            schedules = default_schedules(host_target().isa).with_overrides(schedule)
         _echo_json(schedules.to_json())
         return
     with _Progress() as progress:

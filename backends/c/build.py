@@ -119,9 +119,7 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
     options = options or CCompileOptions()
     start = time.perf_counter()
     core = mcu.core(cpu)
-    schedules = (options.schedules or default_schedules("scalar")).with_overrides(
-        ("gemm.parallel=false", "loops.parallel=false", f"gemm.im2col_kib={CORTEX_M_IM2COL_KIB}",
-         *options.schedule_overrides))
+    schedules = cortex_m_schedules(options.schedule_overrides, options.schedules)
     program = build_program(graph, level=options.level, schedules=schedules,
                             memory_strategy=options.memory_strategy,
                             alignment=ALIGNMENT.get(cpu, 16), stack_limit=CORTEX_M_STACK_LIMIT)
@@ -145,6 +143,15 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
                      "arena_lower_bound": program.plan.lower_bound},
             compile_seconds=round(time.perf_counter() - start, 3))
         return writer.commit(manifest)
+
+
+def cortex_m_schedules(overrides: Sequence[str] = (), base: Schedules | None = None
+                       ) -> Schedules:
+    """A Cortex-M core's schedules: scalar (4x4 register tiles), serial (one core), im2col
+    capped at CORTEX_M_IM2COL_KIB; then the user's overrides."""
+    return (base or default_schedules("scalar")).with_overrides(
+        ("gemm.parallel=false", "loops.parallel=false", f"gemm.im2col_kib={CORTEX_M_IM2COL_KIB}",
+         *overrides))
 
 
 def _write_sources(folder: Path, sources: Sources, program: Program,
