@@ -131,15 +131,17 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
     with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-mcu-") as tmp:
         _write_sources(writer.path, sources, program, options.emit)
         _write_project_files(writer.path)
-        elf = mcu.build_project(writer.path, cpu, build_dir=Path(tmp) / "build")
+        build_dir = Path(tmp) / "build"
+        elf = mcu.build_project(writer.path, cpu, build_dir=build_dir)
         shutil.copyfile(elf, writer.path / "model.elf")
+        cflags = _recorded_flags(build_dir, f"{MODEL_DIR}/model.c")
         size = mcu.elf_size(writer.path / "model.elf")
         manifest = Manifest.for_graph(
             program.graph, f"c-{cpu}", arena_bytes=program.arena_bytes,
             weight_bytes=program.weights.size, plan="plan.json", passes=tuple(program.passes),
             options={**_common_options(program, options, sources), "cpu": cpu,
                      "board": core.board,
-                     "qemu_machine": core.qemu_machine, "elf": "model.elf", "size": size,
+                     "qemu_machine": core.qemu_machine, "cflags": cflags, "elf": "model.elf", "size": size,
                      "arena_lower_bound": program.plan.lower_bound},
             compile_seconds=round(time.perf_counter() - start, 3))
         return writer.commit(manifest)
@@ -181,6 +183,25 @@ def _write_project_files(folder: Path) -> None:
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
+
+
+def _recorded_flags(build_dir: Path, source: str) -> list[str]:
+    """The options CMake compiled ``source`` with (its compile_commands.json), paths left out."""
+    import json
+    import shlex
+
+    commands = json.loads((build_dir / "compile_commands.json").read_text())
+    entry = next(e for e in commands if e["file"].endswith(source))
+    words = shlex.split(entry["command"])[1:]
+    flags, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("-o", "-c", "-I", "-MF", "-MT"):
+            skip = word != "-c"
+        elif word.startswith("-") and not word.startswith(("-I", "-D")):
+            flags.append(word)
+    return flags
 
 
 def _common_options(program: Program, options: CCompileOptions, sources: Sources) -> dict:

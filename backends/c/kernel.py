@@ -208,15 +208,15 @@ class _KernelWriter:
             return
         var = self._variable(s.var)
         extent = constant_extent(s)
+        self.exprs.begin_statement([s.start, s.stop])
+        start, stop = self.exprs.text(s.start), self.exprs.text(s.stop)
+        for declaration in self.exprs.declarations:  # rare: shared parts of a bound
+            self.fn.emit(declaration)
         if s.kind == "unrolled" and extent is not None and extent > 1:
             self.fn.lines.append(f"#pragma GCC unroll {min(extent, 64)}")
         elif s.kind == "vectorized":  # independent iterations; vectorize this loop itself,
             self.fn.lines.append("#pragma GCC ivdep")  # not unrolled away into its parent
             self.fn.lines.append("#pragma GCC unroll 1")
-        self.exprs.begin_statement([s.start, s.stop])
-        start, stop = self.exprs.text(s.start), self.exprs.text(s.stop)
-        for declaration in self.exprs.declarations:  # rare: shared parts of a bound
-            self.fn.emit(declaration)
         index = self.options.index_type
         if isinstance(s.stop, (Const, Var)):
             head = f"for ({index} {var} = {start}; {var} < {stop}; "

@@ -17,6 +17,7 @@ and the same sources under AddressSanitizer and UndefinedBehaviorSanitizer.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,6 +66,9 @@ def test_zoo_model_compiles_warning_free_and_matches_onnxruntime(artifacts, name
     path = artifacts(name, "c")
     manifest = read_manifest(path)
     assert "-Werror" in manifest.options["cflags"] and "-pedantic" in manifest.options["cflags"]
+    model_code = "".join((Path(path) / "model" / f).read_text() for f in ("model.c", "weights.c"))
+    for banned in ("malloc", "calloc", "free(", "stdio", "printf", "static float", "static int"):
+        assert banned not in model_code, banned  # no heap, no I/O, no hidden mutable state
     expected = OrtTarget().prepare(_model(name), 1).run(_feeds(name))
     for threads in (1, 2):
         got = load(path, threads=threads).run(_feeds(name))
@@ -77,6 +81,8 @@ def test_zoo_model_on_qemu_cortex_m4_equals_host_c(artifacts, name):
     need("cmake", "arm-none-eabi-gcc", "qemu-system-arm")
     path = artifacts(name, "c-cortex-m4")
     manifest = read_manifest(path)
+    flags = manifest.options["cflags"]  # as CMake compiled model.c
+    assert {"-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-mcpu=cortex-m4"} <= set(flags)
     size = manifest.options["size"]
     assert size["flash"] >= manifest.weight_bytes  # the weights are const: in flash
     assert size["ram"] >= manifest.arena_bytes  # the arena is a static array: in RAM
