@@ -29,7 +29,7 @@ demo: setup
 	$(VENV)/bin/mlc show models/digits_cnn.onnx --stats
 	$(VENV)/bin/mlc compile models/digits_cnn.onnx -t llvm -o build/digits_cnn
 	$(VENV)/bin/mlc run build/digits_cnn
-	$(VENV)/bin/mlc compare models/digits_cnn.onnx --targets ref,llvm
+	$(VENV)/bin/mlc compare models/digits_cnn.onnx --targets ref,llvm,c
 
 test: setup toolchains
 	$(PY) -m pytest -q -n $(JOBS)

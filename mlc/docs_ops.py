@@ -23,7 +23,7 @@ from mlc.ops.registry import REQUIRED
 
 
 def _lowers_to_loop_ir(op: OpDef) -> bool:
-    """Does the op lower to loop IR (what the llvm target, and later c, compiles)? A ``fused``
+    """Does the op lower to loop IR (what the llvm and c targets compile)? A ``fused``
     node lowers as its group: one kernel, when each member op lowers."""
     from mlc.backends.loop.ops import has_lowering
 
@@ -32,9 +32,10 @@ def _lowers_to_loop_ir(op: OpDef) -> bool:
 
 # target column -> does the target implement this core op? ``ref`` runs every registered op.
 TARGETS: dict[str, Callable[[OpDef], bool]] = {"ref": lambda op: True,
-                                               "llvm": _lowers_to_loop_ir}
+                                               "llvm": _lowers_to_loop_ir,
+                                               "c": _lowers_to_loop_ir}
 # the targets whose ONNX node-suite results the page shows, in column order
-CONFORMANCE_TARGETS = ("ref", "llvm")
+CONFORMANCE_TARGETS = ("ref", "llvm", "c")
 
 FOLDED_AT_IMPORT = ("Constant", "Shape", "Size", "ConstantOfShape", "Range")
 
@@ -47,7 +48,8 @@ Core ops are mlc's canonical, opset-free ops (the contract is docs/design/core_o
 defined once in the registry (`mlc/ops/`); the ONNX frontend maps ONNX ops onto them. Fusion
 kinds follow TVM: elemwise, broadcast, injective, reduction, out-elemwise-fusable, opaque.
 Target columns say which backends implement the op: `ref` is the numpy reference interpreter;
-`llvm` means the op lowers to loop IR (`mlc/backends/loop/`), which the llvm target compiles.
+`llvm` and `c` mean the op lowers to loop IR (`mlc/backends/loop/`), which both targets render
+(through LLVM, or as C99).
 """
 
 
