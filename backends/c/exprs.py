@@ -24,6 +24,7 @@ from mlc.backends.loop.ir import (Binary, Buffer, Call, Cast, Const, Expr, Load,
 from mlc.backends.loop.keys import ExprKeys
 from mlc.ir.dtypes import DType
 
+from .approx import FUNCTIONS as APPROXIMATED
 from .ctypes_table import WIDE_INTS, helper_suffix, literal, register_type
 
 PRIMARY, UNARY, MULTIPLY, ADD, RELATION, EQUALITY, AND, OR, CONDITIONAL = \
@@ -197,7 +198,10 @@ class ExprRenderer:
             if e.fn in ("abs", "floor", "ceil", "round"):
                 return self.render(e.args[0])
             raise ValueError(f"intrinsic {e.fn} is not defined for {dtype.short}")
-        name = _MATH[e.fn] + ("" if dtype == DType.float64 else "f")
+        if e.fn in APPROXIMATED and dtype != DType.float64:  # vectorizable; libm's are not
+            name = APPROXIMATED[e.fn]
+        else:
+            name = _MATH[e.fn] + ("" if dtype == DType.float64 else "f")
         args = ", ".join(self.text(a) for a in e.args)
         return self._round_half(CExpr(f"{name}({args})", PRIMARY), dtype,
                                 exact=e.fn in ("abs", "floor", "ceil", "round"))

@@ -17,6 +17,7 @@ from mlc.backends.loop.ir import Kernel
 from mlc.backends.loop.scratch import STACK_LIMIT_BYTES
 from mlc.runtime.c.build import build_shared_library
 
+from . import approx
 from .ctypes_table import memory_type
 from .kernel import INDENT, KernelOptions, render_kernel
 from .module import MLC_OPS_HEADER
@@ -26,7 +27,7 @@ HEADER_DIR = Path(__file__).resolve().parent
 
 def kernels_source(kernels: Sequence[Kernel], options: KernelOptions) -> str:
     """A C file with each kernel and its exported ``mlc_kernel_entry_<k>`` wrapper."""
-    parts = ['#include "mlc_runtime.h"', f'#include "{MLC_OPS_HEADER}"', ""]
+    parts = ['#include "mlc_runtime.h"', f'#include "{MLC_OPS_HEADER}"', "", approx.source()]
     names = [f"k{k}_kernel" for k in range(len(kernels))]
     for k, (kernel, name) in enumerate(zip(kernels, names)):
         rendered = render_kernel(kernel, name, options, frozenset(names))

@@ -17,6 +17,7 @@ from mlc.backends.loop.ir import Buffer
 from mlc.ir.dtypes import DType
 
 from ..program import Location, Program
+from . import approx
 from .ctypes_table import memory_type
 from .kernel import INDENT, KernelOptions, render_kernel
 from .names import NameTable, clean
@@ -145,7 +146,7 @@ def _model_c(program: Program, kernels, symbols: dict[str, str]) -> str:
             f"{program.weights.size} bytes.",
             " * Each kernel is one node or fused group of the optimised graph; mlc_run calls them",
             " * in the memory plan's order. Regenerate with `mlc compile` rather than editing. */",
-            '#include "model.h"', f'#include "{MLC_OPS_HEADER}"', "",
+            '#include "model.h"', f'#include "{MLC_OPS_HEADER}"', "", approx.source(),
             *declarations(program.weights, symbols), ""]
     body = [k.code for k in kernels]
     return "\n".join(head) + "\n" + "\n".join(body) + "\n" + _entry(program, kernels,

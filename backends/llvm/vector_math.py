@@ -5,7 +5,8 @@ calls to ``expf`` — softmax, sigmoid, SiLU and GELU(tanh) would run at scalar 
 Cephes' single-precision algorithms (about 1 ulp on their reduced ranges; erf's tail for
 |x| >= 1 is Abramowitz & Stegun 7.1.26, relative error < 3e-7 there), written once in IR:
 NaN propagates, exp overflows to inf and underflows through the denormals to 0 like ``expf``.
-f64 keeps libm / the llvm intrinsics.
+f64 keeps libm / the llvm intrinsics. The constants live in ``backends/loop/approx.py``, shared
+with the C renderer, which writes the same algorithms as C.
 """
 
 from __future__ import annotations
@@ -14,24 +15,15 @@ from typing import TYPE_CHECKING
 
 import llvmlite.ir as lir
 
+from mlc.backends.loop.approx import (ERF_POLY, ERF_TAIL, ERF_TAIL_P, EXP_MAX, EXP_MIN, EXP_POLY,
+                                      LN2_HI, LN2_LO, LOG2E, TANH_POLY, TANH_SMALL)
+
 from . import lltypes as T
 
 if TYPE_CHECKING:
     from .exprs import ExprEmitter
 
 CONTRACT = ("contract",)
-LOG2E = 1.44269504088896341
-LN2_HI, LN2_LO = 0.693359375, -2.12194440e-4  # ln 2 = HI + LO, HI exact in few bits
-EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
-            1.6666665459e-1, 5.0000001201e-1)
-TANH_POLY = (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1,
-             -3.33332819422e-1)
-TANH_SMALL = 0.625
-ERF_POLY = (7.853861353153693e-5, -8.010193625184903e-4, 5.188327685732524e-3,
-            -2.685381193529856e-2, 1.128358514861418e-1, -3.761262582423300e-1,
-            1.128379165726710e+0)  # Cephes erff, |x| < 1
-ERF_TAIL_P = 0.3275911  # Abramowitz & Stegun 7.1.26, |x| >= 1: absolute error < 1.5e-7
-ERF_TAIL = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
 
 
 def supports(fn: str, value: lir.Value) -> bool:
@@ -62,8 +54,8 @@ def exp_f32(em: ExprEmitter, x: lir.Value) -> lir.Value:
     b = em.builder
     ty = x.type
     ints = lir.VectorType(T.i32, ty.count) if isinstance(ty, lir.VectorType) else T.i32
-    clamped = b.select(b.fcmp_ordered(">", x, _c(ty, 89.0)), _c(ty, 89.0), x)
-    clamped = b.select(b.fcmp_ordered("<", clamped, _c(ty, -104.0)), _c(ty, -104.0), clamped)
+    clamped = b.select(b.fcmp_ordered(">", x, _c(ty, EXP_MAX)), _c(ty, EXP_MAX), x)
+    clamped = b.select(b.fcmp_ordered("<", clamped, _c(ty, EXP_MIN)), _c(ty, EXP_MIN), clamped)
     n = em.intrinsic("roundeven", [b.fmul(clamped, _c(ty, LOG2E))])
     r = b.fsub(clamped, b.fmul(n, _c(ty, LN2_HI), flags=CONTRACT), flags=CONTRACT)
     r = b.fsub(r, b.fmul(n, _c(ty, LN2_LO), flags=CONTRACT), flags=CONTRACT)
