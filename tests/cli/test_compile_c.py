@@ -42,8 +42,10 @@ def test_weights_incbin_on_request(models, invoke, tmp_path):
     np.testing.assert_allclose(load(out).run({"x": x})[0], models.expected(x), rtol=1e-5)
 
 
-def test_cortex_m4_compile_json_size_run_compare_and_bench(models, invoke, tmp_path):
+def test_cortex_m4_compile_json_size_run_compare_and_bench(models, invoke, tmp_path,
+                                                          monkeypatch):
     need("cmake", "arm-none-eabi-gcc", "qemu-system-arm")
+    monkeypatch.setenv("COLUMNS", "200")  # the table's clock column, unabridged
     out = tmp_path / "mlp.m4"
     result = invoke("compile", models.mlp, "-t", "c-cortex-m4", "-o", out, "--json")
     assert result.exit_code == 0, result.output
