@@ -64,8 +64,7 @@ def render_program(program: Program, options: RenderOptions = RenderOptions()) -
     kernels = []
     for step, name in zip(program.steps, kernel_names):
         kernel_options = KernelOptions(threads=options.threads, stack_limit=program.stack_limit,
-                                       restrict=_restrictable(step.kernel.params, step.args,
-                                                              program),
+                                       restrict=_restrictable(step.kernel.params, step.args),
                                        index_type=options.index_type)
         kernels.append(render_kernel(step.kernel, name, kernel_options, taken))
     fmt = options.weights_format(program.weights.size)
@@ -83,11 +82,10 @@ def render_program(program: Program, options: RenderOptions = RenderOptions()) -
 
 # -- restrict ------------------------------------------------------------------------------------
 
-def _restrictable(params: tuple[Buffer, ...], args: list[Location], program: Program
-                  ) -> frozenset[str]:
+def _restrictable(params: tuple[Buffer, ...], args: list[Location]) -> frozenset[str]:
     """Parameters that may be ``restrict``: those whose memory no other parameter of the same
     call reaches when either of the two is written (in-place kernels share an arena slot)."""
-    spans = [_span(param, where, program) for param, where in zip(params, args)]
+    spans = [_span(param, where) for param, where in zip(params, args)]
     allowed = set()
     for i, param in enumerate(params):
         clash = any(j != i and _overlap(spans[i], spans[j]) and
@@ -97,7 +95,7 @@ def _restrictable(params: tuple[Buffer, ...], args: list[Location], program: Pro
     return frozenset(allowed)
 
 
-def _span(param: Buffer, where: Location, program: Program) -> tuple[str, int, int]:
+def _span(param: Buffer, where: Location) -> tuple[str, int, int]:
     kind, n = where
     if kind in ("arena", "weights"):
         return kind, n, n + param.numel * param.dtype.itemsize
