@@ -169,11 +169,7 @@ def _run_target(name: str, model: Model, feeds, expected, ort_timing: Timing, *,
         result = _failed(name, runner, f"internal error: {type(exc).__name__}: {_one_line(exc)}")
         result.traceback = traceback.format_exc()
         return result
-    row = _row(name, match, timing, ort_timing, runner.compile_s)
-    row.timing = runner.timing_kind
-    if row.timing != "host":  # an emulator's clock over the host's is no speed ratio
-        row.ratio_to_ort = UNMEASURED
-    return row
+    return _row(name, match, timing, ort_timing, runner.compile_s, runner.timing_kind)
 
 
 def _counter(say: Progress, name: str, repeat: int) -> Callable[[int], None]:
@@ -182,12 +178,15 @@ def _counter(say: Progress, name: str, repeat: int) -> Callable[[int], None]:
 
 
 def _row(name: str, match: Agreement, timing: Timing, ort_timing: Timing,
-         compile_s: float) -> TargetResult:
-    ratio = timing.median_ms / ort_timing.median_ms if ort_timing.median_ms > 0 else UNMEASURED
+         compile_s: float, timing_kind: str = "host") -> TargetResult:
+    """A result row; the ratio to onnxruntime only when both clocks are this machine's (an
+    emulator's time over the host's is no speed ratio)."""
+    comparable = timing_kind == "host" and ort_timing.median_ms > 0
+    ratio = timing.median_ms / ort_timing.median_ms if comparable else UNMEASURED
     return TargetResult(target=name, ok=match.ok, max_abs_err=match.max_abs_err,
                         max_rel_err=match.max_rel_err, median_ms=timing.median_ms,
                         p90_ms=timing.p90_ms, ratio_to_ort=ratio, compile_s=compile_s,
-                        error=match.problem)
+                        timing=timing_kind, error=match.problem)
 
 
 def _failed(name: str, runner: Runner | None, message: str) -> TargetResult:

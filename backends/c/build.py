@@ -80,9 +80,7 @@ def compile_host(graph: Graph, out_dir: str | Path, options: CCompileOptions | N
     program = build_program(graph, level=options.level, schedules=schedules,
                             memory_strategy=options.memory_strategy)
     sources = render_program(program, RenderOptions(threads=True, weights=options.weights))
-    flags = [*WARNING_FLAGS, *CODE_FLAGS, *host_flags(host.isa)]
-    if options.werror:
-        flags.append("-Werror")
+    flags = host_flags(host.isa, werror=options.werror)
     with ArtifactWriter(out_dir) as writer:
         model_dir = _write_sources(writer.path, sources, program, options.emit)
         _write_project_files(writer.path)
@@ -100,10 +98,12 @@ def compile_host(graph: Graph, out_dir: str | Path, options: CCompileOptions | N
         return writer.commit(manifest)
 
 
-def host_flags(isa: str) -> list[str]:
-    """-O3 for this CPU; on AVX-512 GCC must be told to use the full 512-bit registers the
+def host_flags(isa: str, werror: bool = False) -> list[str]:
+    """The host build's flags: the warning set (plus -Werror on request), the code flags, and
+    -O3 for this CPU; on AVX-512 GCC must be told to use the full 512-bit registers the
     schedules' 16-lane loops were made for (it prefers 256 bits by default)."""
-    flags = ["-O3", "-march=native"]
+    flags = [*WARNING_FLAGS, *(["-Werror"] if werror else []), *CODE_FLAGS, "-O3",
+             "-march=native"]
     if isa == "avx512":
         flags.append("-mprefer-vector-width=512")
     return flags
@@ -140,8 +140,8 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
             program.graph, f"c-{cpu}", arena_bytes=program.arena_bytes,
             weight_bytes=program.weights.size, plan="plan.json", passes=tuple(program.passes),
             options={**_common_options(program, options, sources), "cpu": cpu,
-                     "board": core.board,
-                     "qemu_machine": core.qemu_machine, "cflags": cflags, "elf": "model.elf", "size": size,
+                     "board": core.board, "qemu_machine": core.qemu_machine, "cflags": cflags,
+                     "elf": "model.elf", "size": size,
                      "arena_lower_bound": program.plan.lower_bound},
             compile_seconds=round(time.perf_counter() - start, 3))
         return writer.commit(manifest)

@@ -23,6 +23,7 @@ _SUFFIX = {DType.float32: "f32", DType.float64: "f64", DType.float16: "f32", DTy
            DType.uint8: "u8", DType.int16: "i16", DType.int32: "i32", DType.int64: "i64",
            DType.bool: "u8"}
 WIDE_INTS = (DType.int32, DType.int64)  # arithmetic here can overflow int: wrapping helpers
+INDEX_TYPE = "int64_t"  # loop variables and index arithmetic (the IR's i64)
 
 
 def register_type(dtype: DType) -> str:

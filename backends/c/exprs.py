@@ -25,7 +25,7 @@ from mlc.backends.loop.keys import ExprKeys
 from mlc.ir.dtypes import DType
 
 from .approx import FUNCTIONS as APPROXIMATED
-from .ctypes_table import WIDE_INTS, helper_suffix, literal, register_type
+from .ctypes_table import INDEX_TYPE, WIDE_INTS, helper_suffix, literal, register_type
 
 PRIMARY, UNARY, MULTIPLY, ADD, RELATION, EQUALITY, AND, OR, CONDITIONAL = \
     16, 15, 13, 12, 10, 9, 5, 4, 3
@@ -55,14 +55,12 @@ class ExprRenderer:
 
     def __init__(self, buffer_name: Callable[[Buffer], str], variable_name: Callable[[Var], str],
                  fresh: Callable[[str], str], locals_: frozenset[str] = frozenset(),
-                 index_type: str = "int64_t",
                  nonnegative: Callable[[str], bool] = lambda name: False):
         self.nonnegative = nonnegative
         self.buffer_name = buffer_name
         self.variable_name = variable_name
         self.fresh = fresh
         self.locals = locals_
-        self.index_type = index_type
         self.key = ExprKeys()
         self._pure_by_key: dict[int, bool] = {}
         self._sign: dict[int, bool] = {}
@@ -98,7 +96,7 @@ class ExprRenderer:
         if self._uses.get(k, 0) > 1 and not isinstance(e, (Const, Var)) and \
                 len(result.text) > SHARE_ABOVE:
             name = self.fresh("e")
-            ctype = self.index_type if self._is_index(e) else register_type(e.dtype)
+            ctype = INDEX_TYPE if self._is_index(e) else register_type(e.dtype)
             self.declarations.append(f"const {ctype} {name} = {result.text};")
             self._bound[k] = name
             return CExpr(name, PRIMARY)

@@ -29,7 +29,8 @@ from mlc.backends.loop.ir import (Allocate, Assign, Block, Buffer, Const, For, K
 from mlc.backends.loop.scratch import STACK_LIMIT_BYTES, on_stack, scratch_placement
 from mlc.backends.loop.verify import verify_kernel
 
-from .ctypes_table import memory_type, register_type
+from .ctypes_table import INDEX_TYPE, memory_type, register_type
+from .weights import array_initializer
 from .exprs import ExprRenderer
 from .names import NameTable, clean
 
@@ -45,7 +46,6 @@ class KernelOptions:
     threads: bool = True
     stack_limit: int = STACK_LIMIT_BYTES
     restrict: frozenset[str] | None = None
-    index_type: str = "int64_t"
 
 
 @dataclass
@@ -91,7 +91,7 @@ class _KernelWriter:
                                      if isinstance(s, Let))
         self.nonnegative: set[str] = set()  # loop variables whose start is >= 0
         self.exprs = ExprRenderer(self._buffer, self._variable, self._fresh, self.local_names,
-                                  options.index_type, self.nonnegative.__contains__)
+                                  self.nonnegative.__contains__)
         self.fn = _Function()
         self.in_scope: set[str] = set()  # loop variables of the enclosing loops
         self._counter = 0
@@ -113,7 +113,7 @@ class _KernelWriter:
     def _scalar_type(self, var: Var) -> str:
         if var.name in self.local_names:
             return register_type(var.dtype)
-        return self.options.index_type
+        return INDEX_TYPE
 
     # -- the function -----------------------------------------------------------------------------
 
@@ -208,21 +208,17 @@ class _KernelWriter:
             return
         var = self._variable(s.var)
         extent = constant_extent(s)
-        self.exprs.begin_statement([s.start, s.stop])
-        start, stop = self.exprs.text(s.start), self.exprs.text(s.stop)
-        for declaration in self.exprs.declarations:  # rare: shared parts of a bound
-            self.fn.emit(declaration)
+        start, stop = self._bounds(s)
         if s.kind == "unrolled" and extent is not None and extent > 1:
             self.fn.lines.append(f"#pragma GCC unroll {min(extent, 64)}")
         elif s.kind == "vectorized":  # independent iterations; vectorize this loop itself,
             self.fn.lines.append("#pragma GCC ivdep")  # not unrolled away into its parent
             self.fn.lines.append("#pragma GCC unroll 1")
-        index = self.options.index_type
         if isinstance(s.stop, (Const, Var)):
-            head = f"for ({index} {var} = {start}; {var} < {stop}; "
+            head = f"for ({INDEX_TYPE} {var} = {start}; {var} < {stop}; "
         else:
             end = self._fresh(f"{var}_end")
-            head = f"for ({index} {var} = {start}, {end} = {stop}; {var} < {end}; "
+            head = f"for ({INDEX_TYPE} {var} = {start}, {end} = {stop}; {var} < {end}; "
         step = f"++{var}" if s.step == 1 else f"{var} += {s.step}"
         self.fn.emit(head + step + ") {")
         self.fn.depth += 1
@@ -234,6 +230,14 @@ class _KernelWriter:
             self.in_scope.discard(s.var.name)
         self.fn.depth -= 1
         self.fn.emit("}")
+
+    def _bounds(self, s: For, indent: str = "") -> tuple[str, str]:
+        """``s``'s start and stop as C, the temporaries they share emitted first (rare)."""
+        self.exprs.begin_statement([s.start, s.stop])
+        start, stop = self.exprs.text(s.start), self.exprs.text(s.stop)
+        for declaration in self.exprs.declarations:
+            self.fn.emit(indent + declaration)
+        return start, stop
 
     def _note_sign(self, s: For) -> None:
         """A loop variable is non-negative when its loop starts at >= 0 (names are reused by
@@ -257,7 +261,7 @@ class _KernelWriter:
         captured_scalars = sorted(n for n in variables if n not in declared and (
             n in self.in_scope or self.variable_names.get(n) in self.fn.locals))
         task = self.names.unique(f"{self.name}_{clean(s.var.name) or 'loop'}_task")
-        index = self.options.index_type
+        index = INDEX_TYPE
         fields = [("unsigned char *", WORKSPACE)]
         fields += [(self.buffer_types[n], self.buffer_names[n]) for n in captured_buffers]
         fields += [(self._scalar_type(Var(n)) + " ", self.variable_names[n])
@@ -283,11 +287,8 @@ class _KernelWriter:
              f"static void {task}(void *context, int64_t it)", "{",
              f"{INDENT}const struct {task}_ctx *const ctx = (const struct {task}_ctx *)context;",
              f"{INDENT}{task}_body({', '.join(arguments)});", "}"]))
-        self.exprs.begin_statement([s.start, s.stop])
-        start, stop = self.exprs.text(s.start), self.exprs.text(s.stop)
         self.fn.emit("{")
-        for declaration in self.exprs.declarations:
-            self.fn.emit(INDENT + declaration)
+        start, stop = self._bounds(s, INDENT)
         self.fn.emit(f"{INDENT}struct {task}_ctx ctx;")
         self.fn.emit(f"{INDENT}const int64_t count = ((int64_t)({stop}) - (int64_t)({start}) + "
                      f"{s.step - 1}) / {s.step};")
@@ -303,8 +304,6 @@ def _declarations(fn: _Function) -> list[str]:
 
 
 def _static_array(cname: str, param: Buffer, array) -> str:
-    from .weights import array_initializer
-
     ctype = memory_type(param.dtype)
     return (f"static const {ctype} {cname}[{max(array.size, 1)}] = "
             f"{{{array_initializer(array, param.dtype)}}};")

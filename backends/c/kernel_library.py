@@ -48,14 +48,14 @@ class CKernelLibrary(LoadedKernels):
     def __init__(self, kernel: Kernel | Sequence[Kernel], threads: int = 1, *,
                  use_threads: bool = True, stack_limit: int = STACK_LIMIT_BYTES,
                  flags: Sequence[str] | None = None):
-        from .build import CODE_FLAGS, WARNING_FLAGS, host_flags
+        from .build import host_flags
         from ..llvm.host import host_target
 
         kernels = [kernel] if isinstance(kernel, Kernel) else list(kernel)
         options = KernelOptions(threads=use_threads, stack_limit=stack_limit)
         self.source = kernels_source(kernels, options)
         if flags is None:
-            flags = [*WARNING_FLAGS, "-Werror", *CODE_FLAGS, *host_flags(host_target().isa)]
+            flags = host_flags(host_target().isa, werror=True)
         with tempfile.TemporaryDirectory(prefix="mlc_c_kernel_") as tmp:
             source = Path(tmp) / "kernels.c"
             source.write_text(self.source)

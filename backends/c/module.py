@@ -34,7 +34,6 @@ class RenderOptions:
     threads: bool = True
     weights: str = "auto"
     weight_alignment: int = 64
-    index_type: str = "int64_t"
 
     def weights_format(self, weight_bytes: int) -> str:
         if self.weights == "auto":
@@ -48,7 +47,6 @@ class Sources:
 
     files: dict[str, str | bytes] = field(default_factory=dict)
     weights_format: str = "c"
-    kernels: list[str] = field(default_factory=list)  # C function names, in call order
 
     @property
     def c_files(self) -> list[str]:
@@ -64,11 +62,10 @@ def render_program(program: Program, options: RenderOptions = RenderOptions()) -
     kernels = []
     for step, name in zip(program.steps, kernel_names):
         kernel_options = KernelOptions(threads=options.threads, stack_limit=program.stack_limit,
-                                       restrict=_restrictable(step.kernel.params, step.args),
-                                       index_type=options.index_type)
+                                       restrict=_restrictable(step.kernel.params, step.args))
         kernels.append(render_kernel(step.kernel, name, kernel_options, taken))
     fmt = options.weights_format(program.weights.size)
-    sources = Sources(weights_format=fmt, kernels=kernel_names)
+    sources = Sources(weights_format=fmt)
     sources.files["model.h"] = _model_h(program)
     sources.files["model.c"] = _model_c(program, kernels, symbols)
     if fmt == "incbin":
@@ -153,7 +150,7 @@ def _model_c(program: Program, kernels, symbols: dict[str, str]) -> str:
 
 def _entry(program: Program, kernels, symbols: dict[str, str]) -> str:
     graph = program.graph
-    by_offset = {e.offset: e for e in program.weights.entries.values()}
+    by_offset = program.weights.by_offset()
     lines = ["MLC_EXPORT size_t mlc_arena_bytes(void) { return MLC_MODEL_ARENA_BYTES; }", "",
              "MLC_EXPORT int mlc_run(const void *const *inputs, void *const *outputs, void *arena)",
              "{", f"{INDENT}unsigned char *const a = (unsigned char *)arena;"]
