@@ -46,12 +46,15 @@ def save(graph: Graph, path: str | os.PathLike) -> None:
 
 def compile(graph: Graph, target: str = "llvm", output: str | os.PathLike | None = None, *,
             level: str = "-O2", emit: Sequence[str] = (), schedule: Sequence[str] = (),
-            weights: str = "auto", werror: bool = False) -> str:
+            weights: str = "auto", werror: bool = False, arch: str = "sm_90",
+            tune: int = 0) -> str:
     """Compile ``graph`` for ``target`` into an artifact directory and return its path; run it
     with ``mlc.runtime.load(path).run(feeds)``. ``output`` defaults to a new temporary folder.
     ``emit`` adds intermediate forms (``llvm-ir``, ``asm``, ``loop-ir``) to the artifact;
     ``schedule`` overrides schedule fields (``gemm.mr=4``). For the C targets, ``weights`` picks
-    weights.c or an .incbin blob (``auto``: by size) and ``werror`` makes warnings errors."""
+    weights.c or an .incbin blob (``auto``: by size) and ``werror`` makes warnings errors. For
+    ``cuda``, ``arch`` is the GPU architecture (``sm_90``); for the TVM targets ``tune`` runs
+    that many MetaSchedule trials instead of the default schedules."""
     import tempfile
 
     if output is None:
@@ -73,6 +76,12 @@ def compile(graph: Graph, target: str = "llvm", output: str | os.PathLike | None
         else:
             compile_cortex_m(graph, output, target[2:], c_options)
         return os.fspath(output)
+    if target in ("tvm-llvm", "cuda"):
+        from mlc.backends.tvm.build import TvmCompileOptions, compile_tvm
+
+        compile_tvm(graph, output, target, TvmCompileOptions(level=level, arch=arch,
+                                                             tune_trials=tune, emit=tuple(emit)))
+        return os.fspath(output)
     raise MlcError(f"mlc compile does not know target {target!r}",
                    hint="compile targets: llvm, c, c-cortex-m0plus, c-cortex-m4, c-cortex-m7, "
-                        "c-cortex-m33")
+                        "c-cortex-m33, tvm-llvm, cuda")

@@ -20,7 +20,7 @@ from mlc.inputs import make_feeds, parse_input_specs
 def _compile_targets() -> tuple[str, ...]:
     from mlc.runtime.mcu import CORES
 
-    return ("llvm", "c", *(f"c-{cpu}" for cpu in CORES))
+    return ("llvm", "c", *(f"c-{cpu}" for cpu in CORES), "tvm-llvm", "cuda")
 
 
 COMPILE_TARGETS = _compile_targets()
@@ -41,7 +41,8 @@ def _level(pipeline: str | None, level: str | None) -> str:
 @click.option("-o", "--output", required=True, metavar="DIR",
               help="The artifact directory to write (replaced if it is an artifact).")
 @click.option("--emit", default="", metavar="FORMS",
-              help="Also write intermediate forms: llvm-ir, asm, loop-ir (comma-separated).")
+              help="Also write intermediate forms: llvm-ir, asm, loop-ir; for the TVM targets "
+                   "relax, tir (comma-separated).")
 @click.option("--schedule", "schedule", multiple=True, metavar="SECTION.FIELD=VALUE",
               help="Override a schedule field, e.g. gemm.mr=4 or loops.parallel=false "
                    "(repeatable; see --print-schedule).")
@@ -51,12 +52,18 @@ def _level(pipeline: str | None, level: str | None) -> str:
               type=click.Choice(("auto", "c", "incbin")),
               help="C targets: weights as const arrays in weights.c, or weights.bin pulled in by "
                    "an .incbin (auto: .incbin above 8 MiB on the host).")
+@click.option("--arch", default="sm_90", show_default=True, metavar="SM",
+              help="cuda: the GPU architecture the kernels are compiled for (sm_80, sm_90, ...).")
+@click.option("--tune", "tune", type=click.IntRange(min=0), default=0, metavar="TRIALS",
+              help="TVM targets: run MetaSchedule for TRIALS trials on this machine instead of "
+                   "the default (dlight / CPU) schedules; cuda needs the GPU here.")
 @_pipeline_options
 @_shape_option
 @_json_option
 def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Sequence[str],
-                print_schedule: bool, weights: str, pipeline: str | None, level: str | None,
-                plugins: Sequence[str], shapes: Sequence[str], as_json: bool) -> None:
+                print_schedule: bool, weights: str, arch: str, tune: int, pipeline: str | None,
+                level: str | None, plugins: Sequence[str], shapes: Sequence[str],
+                as_json: bool) -> None:
     """Compile MODEL for TARGET into the artifact directory DIR (run it with `mlc run DIR`)."""
     import mlc
     from mlc.cli import _load_plugins
@@ -81,7 +88,8 @@ def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Seque
         graph = _model(model, shapes).graph
         progress(f"compiling for {target}")
         path = mlc.compile(graph, target=target, output=output, level=_level(pipeline, level),
-                           emit=forms, schedule=schedule, weights=weights)
+                           emit=forms, schedule=schedule, weights=weights, arch=arch,
+                           tune=tune)
     manifest = read_manifest(path)
     if as_json:
         doc = {"artifact": os.path.abspath(path), **manifest.to_json()}

@@ -240,6 +240,15 @@ def _register_cortex_m_loaders() -> None:
 _register_cortex_m_loaders()
 
 
+def _tvm_executable(path: Path, manifest: Manifest, threads: int | None) -> Executable:
+    from .tvm_executable import TvmExecutable
+
+    return TvmExecutable(path, manifest, threads)
+
+
+_LOADERS["tvm-llvm"] = _LOADERS["cuda"] = _tvm_executable
+
+
 def register_loader(target: str, loader: Loader) -> None:
     """Teach ``load`` a new artifact kind (e.g. TVM's), keyed by the manifest's target."""
     _LOADERS[target] = loader

@@ -203,6 +203,18 @@ class CTarget(CompiledTarget):
     description = "this CPU through mlc's loop IR rendered as C99 and the system compiler"
 
 
+@register_target
+class TvmLlvmTarget(CompiledTarget):
+    name = "tvm-llvm"
+    description = "this CPU through mlc's fused graph lowered to TVM (Relax + TE) and TVM's LLVM"
+
+
+@register_target
+class CudaTarget(CompiledTarget):
+    name = "cuda"
+    description = "an NVIDIA GPU through mlc's fused graph lowered to TVM, kernels built by nvcc"
+
+
 class CortexMTarget(CompiledTarget):
     """A Cortex-M core: the C backend's firmware image, run under QEMU (one thread)."""
 

@@ -1,0 +1,230 @@
+"""The ``tvm-llvm`` and ``cuda`` compiler driver: optimised graph → Relax → TVM → artifact.
+
+Steps: mlc's passes (``-O2``) → ``relax_module.to_relax`` (one PrimFunc per fused group) →
+schedules (dlight / CPU rules, or MetaSchedule with ``tune``) → Relax's lowering passes without
+its FuseOps → ``relax.build`` → ``model.so`` (TVM's exported library: the VM bytecode, the host
+code and, for CUDA, the kernels). For CUDA the kernels are also compiled here, ahead of time, by
+nvcc into ``kernels.fatbin`` for the card's architecture; the loader hands that binary to TVM
+when the module loads, so a GPU machine compiles nothing (NVRTC failed there on CUDA 13 headers).
+``kernels.cu`` keeps the source, and the manifest maps every fused group to its kernel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlc.errors import MlcError
+from mlc.ir import Graph
+from mlc.runtime.artifact import ArtifactWriter, Manifest
+
+from . import require_tvm
+
+DEFAULT_ARCH = "sm_90"
+EMIT_FORMS = ("relax", "tir")
+EMIT_FILES = {"relax": "model.relax.py", "tir": "model.tir.py"}
+TARGETS = ("tvm-llvm", "cuda")
+_ARCH = re.compile(r"sm_\d{2,3}[af]?")
+
+
+class TvmCompileError(MlcError):
+    """The model cannot be compiled through TVM (an option, a missing tool, a TVM failure)."""
+
+
+@dataclass(frozen=True)
+class TvmCompileOptions:
+    level: str = "O2"
+    arch: str = DEFAULT_ARCH  # cuda only
+    tune_trials: int = 0  # MetaSchedule trials over the whole model; 0: dlight / CPU rules
+    emit: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.emit if f not in EMIT_FORMS]
+        if unknown:
+            raise TvmCompileError(f"unknown --emit form {unknown[0]!r} for the TVM targets",
+                                  hint=f"choose from {', '.join(EMIT_FORMS)}")
+        if not _ARCH.fullmatch(self.arch):
+            raise TvmCompileError(f"--arch {self.arch!r} is not a CUDA architecture",
+                                  hint="e.g. --arch sm_90 (H100/H200) or sm_80 (A100)")
+        if self.tune_trials < 0:
+            raise TvmCompileError(f"--tune {self.tune_trials}: the trial count must be ≥ 0")
+
+
+def tvm_target(name: str, arch: str = DEFAULT_ARCH):
+    """The TVM Target for an mlc target name (TVM 0.27 takes JSON-style dicts)."""
+    tvm = require_tvm()
+    host = {"kind": "llvm", "mcpu": _host_cpu(), "num-cores": os.cpu_count() or 1}
+    if name == "tvm-llvm":
+        return tvm.target.Target(host)
+    if name == "cuda":
+        return tvm.target.Target({"kind": "cuda", "arch": arch}, host=host)
+    raise TvmCompileError(f"{name!r} is not a TVM target", hint=f"choose {' or '.join(TARGETS)}")
+
+
+def _host_cpu() -> str:
+    from mlc.backends.llvm.host import host_target
+
+    return host_target().cpu
+
+
+def compile_tvm(graph: Graph, out_dir: str | os.PathLike, target_name: str,
+                options: TvmCompileOptions | None = None) -> Manifest:
+    """Compile ``graph`` (not modified) for ``target_name`` into the artifact ``out_dir``."""
+    options = options or TvmCompileOptions()
+    tvm = require_tvm()
+    from mlc.backends.program import optimise
+
+    from .relax_module import to_relax
+
+    start = time.perf_counter()
+    target = tvm_target(target_name, options.arch)
+    if target_name == "cuda":
+        nvcc = _nvcc()
+        if options.tune_trials and not tvm.cuda(0).exist:
+            raise TvmCompileError("--tune measures candidate kernels on the GPU, and this "
+                                  "machine has none", hint="run `mlc compile -t cuda --tune N` "
+                                  "on the GPU machine, or leave out --tune (dlight schedules)")
+    optimised, passes = optimise(graph, options.level)
+    program = to_relax(optimised)
+    with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-tvm-") as tmp:
+        module, schedule = _schedule(program.module, target, options.tune_trials, Path(tmp))
+        if "relax" in options.emit:
+            (writer.path / EMIT_FILES["relax"]).write_text(program.module.script())
+        if "tir" in options.emit:
+            (writer.path / EMIT_FILES["tir"]).write_text(module.script())
+        executable = _build(module, target)
+        executable.export_library(str(writer.path / "model.so"))
+        groups = [{"node": g.node, "ops": g.ops, "primfunc": g.primfunc}
+                  for g in program.groups]
+        extra = {}
+        if target_name == "cuda":
+            source = _device_source(executable, "cuda")
+            (writer.path / "kernels.cu").write_text(source)
+            _compile_fatbin(nvcc, writer.path / "kernels.cu", writer.path / "kernels.fatbin",
+                            options.arch)
+            kernels = kernel_names(source)
+            for group in groups:
+                group["kernels"] = kernels_of(group["primfunc"], kernels)
+            extra = {"arch": options.arch, "cuda_source_sha256": source_digest(source),
+                     "fatbin": "kernels.fatbin", "kernels": len(kernels)}
+        manifest = Manifest.for_graph(
+            optimised, target_name, library="model.so", passes=tuple(passes),
+            weight_bytes=_weight_bytes(optimised),
+            options={"level": options.level, "tvm_version": tvm.__version__,
+                     "tvm_target": json.loads(str(target)), "schedule": schedule,
+                     "groups": groups, **extra},
+            compile_seconds=round(time.perf_counter() - start, 3))
+        return writer.commit(manifest)
+
+
+def _schedule(module, target, trials: int, work_dir: Path):
+    """(the module with every PrimFunc scheduled, how it was scheduled)."""
+    from .schedule import default_schedule
+
+    with target:
+        if trials:
+            from tvm import relax
+
+            module = relax.transform.MetaScheduleTuneIRMod(
+                params={}, work_dir=str(work_dir), max_trials_global=trials)(module)
+            module = relax.transform.MetaScheduleApplyDatabase(str(work_dir))(module)
+        module = default_schedule(target)(module)  # whatever tuning left unscheduled
+    kind = f"metaschedule ({trials} trials)" if trials else (
+        "dlight" if target.kind.name == "cuda" else "cpu-loops")
+    return module, kind
+
+
+def _build(module, target):
+    tvm = require_tvm()
+    from tvm import relax
+
+    @tvm.transform.module_pass(opt_level=0)
+    def lower(mod, _ctx):
+        """Relax's own lowering, minus the legalize/fuse stage that would re-fuse the groups."""
+        if target.kind.name == "cuda":
+            from tvm.relax.backend.cuda import pipeline
+        else:
+            from tvm.relax.backend.cpu_generic import pipeline
+        with target:
+            passes = pipeline.dataflow_lower_passes(target) + pipeline.finalize_passes(target)
+            return tvm.transform.Sequential(passes)(mod)
+
+    try:
+        return relax.build(module, target, relax_pipeline=lower)
+    except Exception as exc:  # TVM raises its own error types from C++
+        first = str(exc).strip().splitlines()
+        raise TvmCompileError(f"TVM failed to build the model: {first[-1] if first else exc}",
+                              hint="this is a bug in mlc's TVM lowering; please report it "
+                                   "with the model") from None
+
+
+def _device_source(executable, kind: str) -> str:
+    """The generated source of the ``kind`` device module under the executable."""
+    pending = list(executable.mod.imports)
+    while pending:
+        module = pending.pop()
+        if module.kind == kind:
+            return module.inspect_source("")
+        pending.extend(module.imports)
+    raise TvmCompileError(f"TVM produced no {kind} module", hint="this is a bug in mlc")
+
+
+_KERNEL = re.compile(r'extern "C" __global__ void(?: __launch_bounds__\(\d+\))? (\w+)\(')
+
+
+def kernel_names(source: str) -> list[str]:
+    """The ``__global__`` kernels a CUDA source defines, in order, each once."""
+    return list(dict.fromkeys(_KERNEL.findall(source)))
+
+
+def kernels_of(primfunc: str | None, kernels: list[str]) -> list[str]:
+    """The kernels TVM split ``primfunc`` into (``<name>_kernel``, ``<name>_kernel_1``, …)."""
+    if primfunc is None:
+        return []
+    return [k for k in kernels if re.fullmatch(re.escape(primfunc) + r"_kernel(_\d+)?", k)]
+
+
+def source_digest(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def _nvcc() -> str:
+    found = shutil.which("nvcc") or next(
+        (p for p in ("/usr/local/cuda/bin/nvcc",) if os.access(p, os.X_OK)), None)
+    if found is None:
+        raise TvmCompileError("`mlc compile -t cuda` compiles its kernels ahead of time with "
+                              "nvcc, which is not installed",
+                              hint="install the CUDA toolkit (nvcc) or put it on PATH")
+    return found
+
+
+def _compile_fatbin(nvcc: str, source: Path, out: Path, arch: str) -> None:
+    number = arch[3:].rstrip("af")
+    command = [nvcc, "--fatbin", "-O3", "-std=c++17", "-w",
+               f"-gencode=arch=compute_{number},code=sm_{arch[3:]}",
+               f"-gencode=arch=compute_{number},code=compute_{number}",
+               "-o", str(out), str(source)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = [ln for ln in result.stderr.splitlines() if "error" in ln] or \
+            result.stderr.splitlines() or ["(no output)"]
+        raise TvmCompileError(f"nvcc could not compile the generated kernels: {lines[0]}",
+                              hint="this is a bug in mlc's TVM lowering; please report it")
+
+
+def _weight_bytes(graph: Graph) -> int:
+    seen, total = set(), 0
+    for node in graph.nodes:
+        for value in node.inputs:
+            if value is not None and value.is_const and id(value) not in seen:
+                seen.add(id(value))
+                total += value.type.nbytes
+    return total

@@ -1,0 +1,140 @@
+"""Convolutions, matrix products and pooling as TE computes (topi where it has ONNX's semantics)."""
+
+from __future__ import annotations
+
+from tvm import te, tirx, topi
+
+from . import te_op
+from .common import broadcast_index, broadcast_shape, dtype_of, work_dtype
+
+
+def _narrow(y: te.Tensor, dtype: str) -> te.Tensor:
+    if dtype_of(y) == dtype:
+        return y
+    return te.compute(y.shape, lambda *i: tirx.Cast(dtype, y(*i)), name="narrow", tag="elemwise")
+
+
+def _add_channel_bias(y: te.Tensor, b: te.Tensor | None) -> te.Tensor:
+    if b is None:
+        return y
+    return te.compute(y.shape, lambda n, c, h, w: y[n, c, h, w] + tirx.Cast(dtype_of(y), b[c]),
+                      name="bias", tag="broadcast")
+
+
+@te_op("conv2d")
+def _conv2d(node, args):
+    x, w, b = (list(args) + [None])[:3]
+    a = node.attrs
+    acc = work_dtype(dtype_of(x))
+    if a["group"] == 1:
+        y = topi.nn.conv2d_nchw(x, w, a["strides"], a["pads"], a["dilations"], out_dtype=acc)
+    else:
+        y = topi.nn.group_conv2d_nchw(x, w, a["strides"], a["pads"], a["dilations"], a["group"],
+                                      out_dtype=acc)
+    return _narrow(_add_channel_bias(y, b), dtype_of(x))
+
+
+@te_op("matmul")
+def _matmul(node, args):
+    """numpy matmul: 1-D operands gain (and lose) a unit dim, batch dims broadcast."""
+    a, b = args
+    a_shape, b_shape = [int(d) for d in a.shape], [int(d) for d in b.shape]
+    a2 = a_shape if len(a_shape) > 1 else [1] + a_shape
+    b2 = b_shape if len(b_shape) > 1 else b_shape + [1]
+    batch = broadcast_shape(a2[:-2], b2[:-2]) if len(a2) > 2 or len(b2) > 2 else ()
+    m, kk, n = a2[-2], a2[-1], b2[-1]
+    acc = work_dtype(dtype_of(a))
+    k = te.reduce_axis((0, kk), name="k")
+
+    def element(*i):
+        bi, row, col = i[:len(batch)], i[len(batch)], i[len(batch) + 1]
+        a_index = broadcast_index(a2[:-2], bi, len(batch)) + [row, k]
+        b_index = broadcast_index(b2[:-2], bi, len(batch)) + [k, col]
+        av = a[k] if len(a_shape) == 1 else a[tuple(a_index)]
+        bv = b[k] if len(b_shape) == 1 else b[tuple(b_index)]
+        return te.sum(tirx.Cast(acc, av) * tirx.Cast(acc, bv), axis=k)
+
+    y = te.compute(tuple(batch) + (m, n), element, name="matmul", tag="matmul")
+    out_shape = list(batch) + ([m] if len(a_shape) > 1 else []) + ([n] if len(b_shape) > 1 else [])
+    if len(out_shape) != len(batch) + 2:
+        y = topi.reshape(y, out_shape)
+    return _narrow(y, dtype_of(a))
+
+
+@te_op("gemm")
+def _gemm(node, args):
+    a, b, c = (list(args) + [None])[:3]
+    attrs = node.attrs
+    acc = work_dtype(dtype_of(a))
+    m = int(a.shape[1] if attrs["trans_a"] else a.shape[0])
+    kk = int(a.shape[0] if attrs["trans_a"] else a.shape[1])
+    n = int(b.shape[0] if attrs["trans_b"] else b.shape[1])
+    k = te.reduce_axis((0, kk), name="k")
+
+    def element(i, j):
+        av = a[k, i] if attrs["trans_a"] else a[i, k]
+        bv = b[j, k] if attrs["trans_b"] else b[k, j]
+        return te.sum(tirx.Cast(acc, av) * tirx.Cast(acc, bv), axis=k)
+
+    y = te.compute((m, n), element, name="gemm", tag="matmul")
+    alpha, beta = attrs["alpha"], attrs["beta"]
+
+    def epilogue(i, j):
+        v = y[i, j]
+        if alpha != 1.0:
+            v = v * tirx.const(alpha, acc)
+        if c is not None and beta != 0.0:
+            cv = tirx.Cast(acc, c[tuple(broadcast_index(c.shape, (i, j), 2))])
+            v = v + (cv if beta == 1.0 else cv * tirx.const(beta, acc))
+        return tirx.Cast(dtype_of(a), v)
+    return te.compute((m, n), epilogue, name="gemm_epilogue", tag="broadcast")
+
+
+def _pool(node, args, kind: str):
+    a = node.attrs
+    dilations = a.get("dilations", (1, 1))
+    x = args[0]
+    wide = work_dtype(dtype_of(x))
+    if wide != dtype_of(x):
+        x = te.compute(x.shape, lambda *i: tirx.Cast(wide, x(*i)), name="widen", tag="elemwise")
+    y = topi.nn.pool2d(x, a["kernel"], a["strides"], dilations, a["pads"], kind,
+                       ceil_mode=a["ceil_mode"], layout="NCHW",
+                       count_include_pad=a.get("count_include_pad", False))
+    return _narrow(y, args[0].dtype)
+
+
+@te_op("max_pool2d")
+def _max_pool2d(node, args):
+    return _pool(node, args, "max")
+
+
+@te_op("avg_pool2d")
+def _avg_pool2d(node, args):
+    return _pool(node, args, "avg")
+
+
+def _global_pool(node, args, kind: str):
+    x = args[0]
+    axes = list(range(2, len(x.shape)))
+    wide = work_dtype(dtype_of(x))
+    src = x if wide == dtype_of(x) else te.compute(x.shape, lambda *i: tirx.Cast(wide, x(*i)),
+                                               name="widen", tag="elemwise")
+    if kind == "max":
+        return _narrow(topi.max(src, axis=axes, keepdims=True), dtype_of(x))
+    count = 1
+    for axis in axes:
+        count *= int(x.shape[axis])
+    total = topi.sum(src, axis=axes, keepdims=True)
+    mean = te.compute(total.shape, lambda *i: total(*i) / tirx.const(count, wide), name="mean",
+                      tag="elemwise")
+    return _narrow(mean, dtype_of(x))
+
+
+@te_op("global_avg_pool")
+def _global_avg_pool(node, args):
+    return _global_pool(node, args, "avg")
+
+
+@te_op("global_max_pool")
+def _global_max_pool(node, args):
+    return _global_pool(node, args, "max")

@@ -1,0 +1,189 @@
+"""Reductions, softmax and normalisations as TE computes.
+
+Float reductions accumulate in float32 (float16 too); integers in their own dtype, wrapping as
+the reference does. Softmax subtracts the row maximum only when it is finite, as the reference
+does, so a row of -inf gives NaN like numpy and not a silent 0.
+"""
+
+from __future__ import annotations
+
+from tvm import te, tirx, topi
+
+from mlc.ops.common import normalize_axis
+from mlc.ops.reduce import reduced_axes
+
+from . import te_op
+from .common import broadcast_index, const, dtype_of, is_float, work_dtype
+
+
+def _widen(x: te.Tensor) -> te.Tensor:
+    wide = work_dtype(dtype_of(x))
+    if wide == dtype_of(x):
+        return x
+    return te.compute(x.shape, lambda *i: tirx.Cast(wide, x(*i)), name="widen", tag="elemwise")
+
+
+def _map(y: te.Tensor, fn, name: str) -> te.Tensor:
+    return te.compute(y.shape, lambda *i: fn(y(*i), i), name=name, tag="elemwise")
+
+
+def _count(x: te.Tensor, axes) -> int:
+    count = 1
+    for axis in axes:
+        count *= int(x.shape[axis])
+    return count
+
+
+def _reduce(node, args, kind: str):
+    x = args[0]
+    axes = list(reduced_axes(node.attrs["axes"], len(x.shape), node.op))
+    keep = node.attrs["keepdims"]
+    if dtype_of(x) == "bool":  # max is any, min is all
+        as_int = te.compute(x.shape, lambda *i: tirx.Cast("int8", x(*i)), name="widen")
+        fn = topi.max if kind == "max" else topi.min
+        y = fn(as_int, axis=axes, keepdims=keep)
+        return _map(y, lambda v, i: v != const(0, "int8"), "to_bool")
+    src = _widen(x)
+    if kind in ("max", "min"):
+        fn = topi.max if kind == "max" else topi.min
+        return _narrow(fn(src, axis=axes, keepdims=keep), dtype_of(x))
+    total = topi.sum(src, axis=axes, keepdims=keep)
+    if kind == "sum":
+        return _narrow(total, dtype_of(x))
+    count = _count(x, axes)
+    if is_float(dtype_of(x)):
+        return _narrow(_map(total, lambda v, i: v / const(count, dtype_of(v)), "mean"), dtype_of(x))
+    if count == 0:
+        return _map(total, lambda v, i: const(0, dtype_of(v)), "mean")
+    return _map(total, lambda v, i: tirx.truncdiv(v, const(count, dtype_of(v))), "mean")
+
+
+def _narrow(y: te.Tensor, dtype: str) -> te.Tensor:
+    if dtype_of(y) == dtype:
+        return y
+    return te.compute(y.shape, lambda *i: tirx.Cast(dtype, y(*i)), name="narrow", tag="elemwise")
+
+
+for _kind in ("sum", "mean", "max", "min"):
+    te_op(f"reduce_{_kind}")(lambda node, args, kind=_kind: _reduce(node, args, kind))
+
+
+def _row_stats(x: te.Tensor, axis: int):
+    """The stable softmax pieces along ``axis``: shifted values' exp and their sum."""
+    shape = [int(d) for d in x.shape]
+    src = _widen(x)
+    r = te.reduce_axis((0, shape[axis]), name="r")
+
+    def at(i, value):
+        return tuple(i[:axis]) + (value,) + tuple(i[axis + 1:])
+
+    kept = shape[:axis] + [1] + shape[axis + 1:]
+    top = te.compute(kept, lambda *i: te.max(src[at(i, r)], axis=r), name="row_max")
+
+    def shift(*i):
+        m = top[at(i, 0)]
+        return src(*i) - tirx.Select(tirx.isfinite(m), m, const(0, dtype_of(m)))
+    shifted = te.compute(shape, shift, name="shifted")
+    expo = te.compute(shape, lambda *i: tirx.exp(shifted(*i)), name="exp")
+    r2 = te.reduce_axis((0, shape[axis]), name="r2")
+    total = te.compute(kept, lambda *i: te.sum(expo[at(i, r2)], axis=r2), name="row_sum")
+    return shifted, expo, total, at
+
+
+@te_op("softmax")
+def _softmax(node, args):
+    x = args[0]
+    axis = normalize_axis(node.attrs["axis"], len(x.shape), "softmax")
+    _, expo, total, at = _row_stats(x, axis)
+    y = te.compute(x.shape, lambda *i: expo(*i) / total[at(i, 0)], name="softmax")
+    return _narrow(y, dtype_of(x))
+
+
+@te_op("log_softmax")
+def _log_softmax(node, args):
+    x = args[0]
+    axis = normalize_axis(node.attrs["axis"], len(x.shape), "log_softmax")
+    shifted, _, total, at = _row_stats(x, axis)
+    y = te.compute(x.shape, lambda *i: shifted(*i) - tirx.log(total[at(i, 0)]),
+                   name="log_softmax")
+    return _narrow(y, dtype_of(x))
+
+
+@te_op("layer_norm")
+def _layer_norm(node, args):
+    x, scale, bias = (list(args) + [None])[:3]
+    rank = len(x.shape)
+    start = normalize_axis(node.attrs["axis"], rank, "layer_norm")
+    shape = [int(d) for d in x.shape]
+    inner = shape[start:]
+    count = _count(x, range(start, rank))
+    src = _widen(x)
+    wide = dtype_of(src)
+
+    def reduce_axes(tag: str):
+        return [te.reduce_axis((0, d), name=f"{tag}{k}") for k, d in enumerate(inner)]
+
+    outer = shape[:start]
+    ra = reduce_axes("r")
+    mean = te.compute(outer, lambda *o: te.sum(src[tuple(o) + tuple(ra)], axis=ra)
+                      / const(count, wide), name="mean")
+    rb = reduce_axes("s")
+
+    def square(*o):
+        d = src[tuple(o) + tuple(rb)] - mean(*o)
+        return te.sum(d * d, axis=rb)
+    var = te.compute(outer, square, name="var")
+
+    def tail(t, i):
+        return tuple(broadcast_index(t.shape, i, rank))
+
+    def normed(*i):
+        o = i[:start]
+        v = (src(*i) - mean(*o)) / tirx.sqrt(var(*o) / const(count, wide)
+                                              + const(node.attrs["epsilon"], wide))
+        v = v * tirx.Cast(wide, scale[tail(scale, i)])
+        if bias is not None:
+            v = v + tirx.Cast(wide, bias[tail(bias, i)])
+        return tirx.Cast(dtype_of(x), v)
+    return te.compute(shape, normed, name="layer_norm")
+
+
+@te_op("lrn")
+def _lrn(node, args):
+    """x / (bias + alpha/size · Σ x²)^beta over the channel window [c - ⌊(size-1)/2⌋,
+    c + ⌈(size-1)/2⌉] clipped to the tensor."""
+    x = args[0]
+    a = node.attrs
+    size = a["size"]
+    below = (size - 1) // 2
+    channels = int(x.shape[1])
+    src = _widen(x)
+    wide = dtype_of(src)
+    r = te.reduce_axis((0, size), name="r")
+
+    def square_sum(n, c, *rest):
+        j = c - below + r
+        inside = tirx.all(j >= 0, j < channels)
+        v = src[(n, tirx.min(tirx.max(j, 0), channels - 1)) + tuple(rest)]
+        return te.sum(tirx.Select(inside, v * v, const(0, wide)), axis=r)
+    total = te.compute(x.shape, square_sum, name="square_sum")
+
+    def element(*i):
+        scale = const(a["bias"], wide) + const(a["alpha"] / size, wide) * total(*i)
+        return tirx.Cast(dtype_of(x), src(*i) / tirx.power(scale, const(a["beta"], wide)))
+    return te.compute(x.shape, element, name="lrn")
+
+
+@te_op("batch_norm")
+def _batch_norm(node, args):
+    x, scale, bias, mean, var = args
+    eps = node.attrs["epsilon"]
+    src = _widen(x)
+    wide = dtype_of(src)
+
+    def element(n, c, *rest):
+        def ch(t):
+            return tirx.Cast(wide, t[c])
+        v = (src[(n, c) + tuple(rest)] - ch(mean)) / tirx.sqrt(ch(var) + const(eps, wide))
+        return tirx.Cast(dtype_of(x), v * ch(scale) + ch(bias))
+    return te.compute(x.shape, element, name="batch_norm")

@@ -1,0 +1,92 @@
+"""Schedules for the PrimFuncs of a Relax module: dlight on the GPU, a small rule set on the CPU.
+
+GPU: dlight's default rules (Matmul, GEMV, Reduction, GeneralReduction, then Fallback) — what
+TVM's own CUDA pipeline applies, so mlc-cuda and TVM's ONNX path differ only in the kernels mlc's
+fusion made. CPU (``tvm-llvm``): ``CpuLoops`` inlines producers and epilogues, runs the outer
+spatial loops in parallel and, for reductions (convolutions, matrix products), moves a block of
+the innermost spatial axis inside the reduction loops and vectorizes it — a register-blocked
+accumulation LLVM turns into vector FMAs. With ``--tune`` MetaSchedule replaces both.
+"""
+
+from __future__ import annotations
+
+from tvm import s_tir, tirx
+from tvm.s_tir import dlight as dl
+from tvm.s_tir.dlight.analysis import normalize_prim_func
+from tvm.s_tir.dlight.base import try_inline
+from tvm.target import Target
+
+VECTOR_LANES = 16
+
+
+class CpuLoops(dl.ScheduleRule):
+    """Inline, parallelize the outer spatial loops, vectorize one inner spatial axis."""
+
+    def is_target_available(self, target: Target) -> bool:
+        return target.kind.name == "llvm"
+
+    def apply(self, func: tirx.PrimFunc, target: Target, _tunable: bool):
+        if not isinstance(func, tirx.PrimFunc):
+            return None
+        sch = s_tir.Schedule(func)
+        infos = normalize_prim_func(sch)
+        if infos is None:
+            return None
+        infos = try_inline(sch, infos)
+        parallel = int(target.attrs.get("num-cores", 1) or 1) > 1
+        for info in infos:
+            block = info.block_rv
+            kinds = info.dom_kind()
+            loops = sch.get_loops(block)
+            if len(loops) != len(kinds) or any(k == "O" for k in kinds):
+                continue
+            spatial = [lp for lp, k in zip(loops, kinds) if k == "S"]
+            reduce = [lp for lp, k in zip(loops, kinds) if k == "R"]
+            if not spatial:
+                continue
+            try:
+                _schedule_block(sch, block, spatial, reduce, parallel)
+            except s_tir.ScheduleError:  # a primitive that fails changes nothing: keep the rest
+                continue
+        return sch
+
+
+def _schedule_block(sch, block, spatial, reduce, parallel: bool) -> None:
+    inner = spatial[-1]
+    extent = sch.get(inner).extent
+    lanes = VECTOR_LANES if isinstance(extent, tirx.IntImm) and extent.value >= VECTOR_LANES \
+        else None
+    if reduce:
+        sch.reorder(*spatial, *reduce)
+        if lanes is not None:
+            outer_i, inner_i = sch.split(inner, factors=[None, lanes])
+            sch.reorder(*spatial[:-1], outer_i, *reduce, inner_i)
+            spatial = spatial[:-1] + [outer_i]
+        _parallel(sch, spatial, parallel)
+        sch.decompose_reduction(block, reduce[0])
+        if lanes is not None:
+            sch.vectorize(inner_i)
+        return
+    if lanes is not None and len(spatial) > 1:
+        outer_i, inner_i = sch.split(inner, factors=[None, lanes])
+        sch.vectorize(inner_i)
+        spatial = spatial[:-1] + [outer_i]
+    _parallel(sch, spatial, parallel)
+
+
+def _parallel(sch, spatial, parallel: bool) -> None:
+    if parallel and len(spatial) > 0:
+        fused = sch.fuse(*spatial[:max(1, len(spatial) - 1)]) if len(spatial) > 1 else spatial[0]
+        sch.parallel(fused)
+
+
+def gpu_rules() -> list:
+    return [dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(),
+            dl.gpu.Fallback()]
+
+
+def default_schedule(target: Target):
+    """The module pass that schedules every PrimFunc not yet scheduled for ``target``."""
+    if target.kind.name == "cuda":
+        return dl.ApplyDefaultSchedule(*gpu_rules())
+    return dl.ApplyDefaultSchedule(CpuLoops())

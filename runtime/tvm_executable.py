@@ -1,0 +1,123 @@
+"""``mlc.runtime.load`` for TVM artifacts (``tvm-llvm``, ``cuda``): TVM's Relax VM over model.so.
+
+The artifact's ``model.so`` is TVM's exported library; the VM runs its ``main`` on tensors of the
+artifact's device. A CUDA library carries its kernels as source, which TVM would compile with
+NVRTC when it loads; the loader instead answers TVM's compile callback with ``kernels.fatbin``,
+which nvcc built ahead of time for the card (checked by the source's digest), so loading compiles
+nothing. On the GPU, latency is measured with the inputs already on the device and each run
+synchronised, which is what PyTorch's and TVM's own benchmarks time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from mlc.errors import MlcError
+
+from .artifact import ArtifactError, Manifest
+from .loader import Executable
+
+_FATBINS: dict[str, bytes] = {}  # CUDA source digest -> its ahead-of-time binary
+
+
+class DeviceUnavailable(MlcError):
+    """The artifact needs a device (a CUDA GPU) this machine does not have."""
+
+
+class TvmExecutable(Executable):
+    """A tvm-llvm or cuda artifact loaded into TVM's Relax VM."""
+
+    def __init__(self, path: Path, manifest: Manifest, threads: int | None = None):
+        super().__init__(path, manifest)
+        from mlc.backends.tvm import require_tvm
+
+        tvm = require_tvm()
+        from tvm import relax
+
+        self._tvm = tvm
+        self.is_gpu = manifest.target == "cuda"
+        if manifest.library is None or manifest.library not in manifest.files:
+            raise ArtifactError(f"{path}: the manifest of a {manifest.target} artifact names no "
+                                f"library", hint="recompile it with `mlc compile`")
+        if self.is_gpu:
+            self.device = tvm.cuda(0)
+            if not self.device.exist:
+                raise DeviceUnavailable(
+                    f"{path} is a cuda artifact and this machine has no CUDA GPU (or no NVIDIA "
+                    f"driver)", hint="run it on a machine with an NVIDIA GPU and TVM; "
+                                     "`-t tvm-llvm` runs the same lowering on this CPU")
+            _offer_fatbin(path, manifest)
+        else:
+            self.device = tvm.cpu(0)
+        try:
+            library = tvm.runtime.load_module(str(path / manifest.library))
+            self._vm = relax.VirtualMachine(library, self.device)
+        except Exception as exc:  # TVM's loader raises its own C++ error types
+            raise ArtifactError(f"TVM cannot load {path / manifest.library}: "
+                                f"{str(exc).strip().splitlines()[-1]}",
+                                hint="recompile the artifact with this mlc and TVM") from None
+        self._main = self._vm["main"]
+        self.timing_kind = "host" if not self.is_gpu else "gpu (synchronised)"
+        self._threads: int | None = None
+        if threads is not None:
+            self.set_threads(threads)
+
+    @property
+    def threads(self) -> int | None:
+        return 1 if self.is_gpu else self._threads
+
+    def set_threads(self, threads: int) -> int:
+        """CPU: size TVM's thread pool (process-wide, as TVM has one pool). GPU: always 1."""
+        from .loader import FeedError
+
+        if not isinstance(threads, int) or threads < 1:
+            raise FeedError(f"threads must be a positive integer, got {threads!r}")
+        if self.is_gpu:
+            return 1
+        self._tvm.get_global_func("runtime.config_threadpool")(1, threads)
+        self._threads = threads
+        return threads
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        arrays = self._device_inputs(self._check_feeds(feeds))
+        return [np.asarray(t.numpy()) for t in self._call(arrays)]
+
+    def _timed_call(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], object]:
+        arrays = self._device_inputs(self._check_feeds(feeds))
+        return lambda: self._call(arrays)
+
+    def _device_inputs(self, arrays: list[np.ndarray]) -> list:
+        return [self._tvm.runtime.tensor(a, self.device) for a in arrays]
+
+    def _call(self, arrays: list) -> list:
+        if self._threads is not None:  # another Executable may have resized the shared pool
+            self._tvm.get_global_func("runtime.config_threadpool")(1, self._threads)
+        outputs = self._main(*arrays)
+        self.device.sync()
+        return list(outputs)
+
+
+def _offer_fatbin(path: Path, manifest: Manifest) -> None:
+    """Answer TVM's CUDA compile callback with this artifact's ahead-of-time kernels."""
+    digest = manifest.options.get("cuda_source_sha256")
+    fatbin = manifest.options.get("fatbin")
+    if not isinstance(digest, str) or not isinstance(fatbin, str) or fatbin not in manifest.files:
+        raise ArtifactError(f"{path}: the cuda artifact lacks its precompiled kernels",
+                            hint="recompile it with `mlc compile -t cuda`")
+    _FATBINS[digest] = (path / fatbin).read_bytes()
+    import tvm_ffi
+
+    tvm_ffi.register_global_func("tvm_callback_cuda_compile", _compile_callback, override=True)
+
+
+def _compile_callback(code: str) -> bytes:
+    binary = _FATBINS.get(hashlib.sha256(code.encode()).hexdigest())
+    if binary is not None:
+        return binary
+    from tvm.support import nvcc  # not an mlc artifact's source: TVM's own compiler route
+
+    return nvcc.tvm_callback_cuda_compile(code)
