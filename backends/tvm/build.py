@@ -65,7 +65,10 @@ def tvm_target(name: str, arch: str = DEFAULT_ARCH):
     if name == "tvm-llvm":
         return tvm.target.Target(host)
     if name == "cuda":
-        return tvm.target.Target({"kind": "cuda", "arch": arch}, host=host)
+        # Hopper and Ampere cards all allow these; stating them keeps dlight from guessing
+        return tvm.target.Target({"kind": "cuda", "arch": arch, "max_threads_per_block": 1024,
+                                  "max_shared_memory_per_block": 49152,
+                                  "thread_warp_size": 32}, host=host)
     raise TvmCompileError(f"{name!r} is not a TVM target", hint=f"choose {' or '.join(TARGETS)}")
 
 
@@ -102,9 +105,9 @@ def compile_tvm(graph: Graph, out_dir: str | os.PathLike, target_name: str,
             (writer.path / EMIT_FILES["tir"]).write_text(module.script())
         executable = _build(module, target)
         executable.export_library(str(writer.path / "model.so"))
-        groups = [{"node": g.node, "ops": g.ops, "primfunc": g.primfunc}
+        groups = [{"index": g.index, "name": g.name, "ops": g.ops, "primfunc": g.primfunc}
                   for g in program.groups]
-        extra = {}
+        extra = {"kernels": len(program.kernel_groups)}
         if target_name == "cuda":
             source = _device_source(executable, "cuda")
             (writer.path / "kernels.cu").write_text(source)
@@ -113,8 +116,8 @@ def compile_tvm(graph: Graph, out_dir: str | os.PathLike, target_name: str,
             kernels = kernel_names(source)
             for group in groups:
                 group["kernels"] = kernels_of(group["primfunc"], kernels)
-            extra = {"arch": options.arch, "cuda_source_sha256": source_digest(source),
-                     "fatbin": "kernels.fatbin", "kernels": len(kernels)}
+            extra.update(arch=options.arch, cuda_source_sha256=source_digest(source),
+                         fatbin="kernels.fatbin", gpu_kernels=len(kernels))
         manifest = Manifest.for_graph(
             optimised, target_name, library="model.so", passes=tuple(passes),
             weight_bytes=_weight_bytes(optimised),

@@ -28,9 +28,11 @@ VIEW_OPS = frozenset({"reshape"})
 
 @dataclass
 class Group:
-    """One top-level node of the graph and the PrimFunc that computes it (None for a view)."""
+    """One top-level node of the graph (its index and name) and the PrimFunc that computes it
+    (None for a view)."""
 
-    node: str
+    index: int
+    name: str
     ops: list[str]
     primfunc: str | None
 
@@ -69,22 +71,23 @@ def to_relax(graph: Graph) -> RelaxProgram:
     groups: list[Group] = []
     with bb.function("main", params):
         with bb.dataflow():
-            for node in graph.nodes:
-                groups.append(_emit_node(bb, node, exprs, names))
+            for index, node in enumerate(graph.nodes):
+                groups.append(_emit_node(bb, index, node, exprs, names))
             outputs = [_expr(v, exprs) for v in graph.outputs]
             result = bb.emit_output(relax.Tuple(outputs))
         bb.emit_func_output(result)
     return RelaxProgram(bb.get(), groups)
 
 
-def _emit_node(bb, node: Node, exprs: dict, names: NameTable) -> Group:
+def _emit_node(bb, index: int, node: Node, exprs: dict, names: NameTable) -> Group:
     members = node.body.nodes if node.body is not None else [node]
-    label = names.prefixed(node.name or node.op, "k_")
+    name = node.name or (node.body.name if node.body is not None else node.op)
+    label = names.prefixed(name, "k_")
     if node.body is None and node.op in VIEW_OPS:
         out = node.outputs[0]
         exprs[id(out)] = bb.emit(relax.op.reshape(_expr(node.inputs[0], exprs),
                                                   [int(d) for d in out.shape]))
-        return Group(node.name, [node.op], None)
+        return Group(index, name, [node.op], None)
     outer = [v for v in node.inputs if v is not None]
     body_inputs = node.body.inputs if node.body is not None else outer
     body_outputs = node.body.outputs if node.body is not None else node.outputs
@@ -124,7 +127,7 @@ def _emit_node(bb, node: Node, exprs: dict, names: NameTable) -> Group:
     else:
         for k, value in enumerate(node.outputs):
             exprs[id(value)] = bb.emit(relax.TupleGetItem(call, k))
-    return Group(node.name, [m.op for m in members], primfunc)
+    return Group(index, name, [m.op for m in members], primfunc)
 
 
 def _is_scalar_const(value: Value) -> bool:

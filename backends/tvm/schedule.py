@@ -80,9 +80,27 @@ def _parallel(sch, spatial, parallel: bool) -> None:
         sch.parallel(fused)
 
 
+class Guarded(dl.ScheduleRule):
+    """A dlight rule that declines (returns None, so the next rule is tried) where it would
+    raise: some rules assert on block shapes they do not expect (e.g. Reduction on a reduction
+    with no spatial loop left after inlining) instead of declining."""
+
+    def __init__(self, rule: dl.ScheduleRule):
+        self.rule = rule
+
+    def is_target_available(self, target: Target) -> bool:
+        return self.rule.is_target_available(target)
+
+    def apply(self, func, target: Target, tunable: bool):
+        try:
+            return self.rule.apply(func, target, tunable)
+        except (AssertionError, s_tir.ScheduleError, ValueError, IndexError):
+            return None
+
+
 def gpu_rules() -> list:
-    return [dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(),
-            dl.gpu.Fallback()]
+    return [Guarded(rule) for rule in (dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
+                                       dl.gpu.GeneralReduction())] + [dl.gpu.Fallback()]
 
 
 def default_schedule(target: Target):

@@ -1,0 +1,53 @@
+"""Acceptance: ``mlc compare --targets ort,tvm-llvm`` is ok on every zoo and light model (the
+checks of tests/compiled_models.py, shared with llvm and c), and ``mlc compile -t cuda`` builds
+the same models here, without a GPU, with exactly one GPU kernel per fused group."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("tvm", reason="the TVM targets need Apache TVM (pip install 'mlc[tvm]')")
+
+import mlc  # noqa: E402
+from mlc.backends.program import optimise  # noqa: E402
+from mlc.runtime import Model  # noqa: E402
+from mlc.testing.models import (LIGHT_MODELS, ZOO_MODELS, light_model_path,  # noqa: E402
+                                zoo_model_path)
+from tests.compiled_models import check_model, random_weight_model  # noqa: E402
+
+from .gpu_kernels import assert_one_kernel_per_group  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ZOO_MODELS)
+def test_zoo_model_matches_onnxruntime(name):
+    check_model(Model(zoo_model_path(name)), "tvm-llvm")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LIGHT_MODELS)
+def test_light_model_matches_onnxruntime(name):
+    check_model(Model(light_model_path(name)), "tvm-llvm", threads=(2,))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["squeezenet", "shufflenet", "resnet50"])
+def test_light_model_with_random_weights_matches_onnxruntime(name):
+    model, atol = random_weight_model(name)
+    check_model(model, "tvm-llvm", atol=atol, threads=(2,))
+
+
+def _path(name: str) -> str:
+    return zoo_model_path(name) if name in ZOO_MODELS else light_model_path(name)
+
+
+@pytest.mark.parametrize("name", list(ZOO_MODELS) + [
+    pytest.param(n, marks=pytest.mark.slow) for n in LIGHT_MODELS])
+def test_cuda_artifact_has_one_kernel_per_fused_group(name, tmp_path):
+    graph = mlc.load(_path(name))
+    out = mlc.compile(graph, target="cuda", output=tmp_path / "a")
+    optimised, _ = optimise(graph, "O2")
+    assert_one_kernel_per_group(out, optimised)
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["options"]["arch"] == "sm_90"
