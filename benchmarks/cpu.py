@@ -39,7 +39,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -49,7 +48,7 @@ from mlc.inputs import make_feeds
 from mlc.runtime import Model, agreement, get_target, target_names
 from mlc.runtime.bench import Timing
 from mlc.stats import graph_stats
-from mlc.testing.bench import print_wide
+from mlc.testing.bench import MAX_ROUNDS, System, one_line, print_wide, run_rounds
 from mlc.testing.models import model_path, select_models
 from mlc.testing.peak import measure_peak_gflops
 
@@ -57,29 +56,7 @@ DEFAULT_MODELS = ["resnet50", "squeezenet", "shufflenet", "inception_v1", "dense
                   "bvlc_alexnet", "digits_cnn", "kws_dscnn", "ic_resnet8", "vww_mobilenet_v1_025"]
 SYSTEMS = ("ort", "llvm", "tvm")  # column order; ort is the denominator of every ratio
 GEOMEAN_BAR, MAX_BAR = 2.0, 4.0
-MAX_ROUNDS = 1000
 NO_TVM = "n/a (install mlc[tvm])"
-
-
-@dataclass
-class System:
-    """One system on one model: its runners per thread count, or why it has none."""
-
-    name: str
-    calls: dict[int, Callable[[dict], list]] = field(default_factory=dict)  # feeds → outputs
-    setup: dict[int, Callable[[], None]] = field(default_factory=dict)  # before calls at t
-    compile_s: float | None = None
-    error: str | None = None
-    agrees: bool | None = None
-    times: dict[int, list[float]] = field(default_factory=dict)
-
-    def fail(self, why: str) -> None:
-        self.error, self.calls = why, {}
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
 
 
 # -- the systems ----------------------------------------------------------------------------------
@@ -187,40 +164,6 @@ def check(system: System, feeds, expected, t: int) -> None:
         system.agrees = agreement(system.calls[t](feeds), expected).ok
     except Exception as exc:
         system.fail(f"n/a (run failed: {one_line(exc)})")
-
-
-def run_rounds(systems: dict[str, System], feeds, t: int, *, repeat: int, warmup: int,
-               min_time: float, say: Callable[[int], None]) -> int:
-    """Round-robin at ``t`` threads: each round calls every system's runner once, timing only
-    the call. Returns the number of timed rounds: ``repeat``, or more until they took
-    ``min_time`` seconds."""
-    for system in systems.values():
-        try:
-            if t in system.setup and t in system.calls:
-                system.setup[t]()
-        except Exception as exc:
-            system.fail(f"n/a (setting {t} threads failed: {one_line(exc)})")
-    r, timed_s = 0, 0.0
-    while r < warmup + repeat or (timed_s < min_time and r < warmup + MAX_ROUNDS):
-        if r < warmup + repeat or r % 100 == 0:
-            say(r + 1)
-        start_round = time.perf_counter()
-        for system in systems.values():
-            if t not in system.calls:
-                continue
-            try:
-                start = time.perf_counter()
-                system.calls[t](feeds)
-                elapsed = (time.perf_counter() - start) * 1e3
-            except Exception as exc:
-                system.fail(f"n/a (run failed: {one_line(exc)})")
-                continue
-            if r >= warmup:
-                system.times.setdefault(t, []).append(elapsed)
-        if r >= warmup:
-            timed_s += time.perf_counter() - start_round
-        r += 1
-    return r - warmup
 
 
 def row(name: str, macs: int, systems: dict[str, System], threads: list[int]) -> dict:

@@ -57,8 +57,9 @@ class TvmExecutable(Executable):
             library = tvm.runtime.load_module(str(path / manifest.library))
             self._vm = relax.VirtualMachine(library, self.device)
         except Exception as exc:  # TVM's loader raises its own C++ error types
-            raise ArtifactError(f"TVM cannot load {path / manifest.library}: "
-                                f"{str(exc).strip().splitlines()[-1]}",
+            reason = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()),
+                          type(exc).__name__)
+            raise ArtifactError(f"TVM cannot load {path / manifest.library}: {reason}",
                                 hint="recompile the artifact with this mlc and TVM") from None
         self._main = self._vm["main"]
         self.timing_kind = "host" if not self.is_gpu else "gpu (synchronised)"

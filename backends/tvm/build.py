@@ -163,10 +163,15 @@ def _build(module, target):
     try:
         return relax.build(module, target, relax_pipeline=lower)
     except Exception as exc:  # TVM raises its own error types from C++
-        first = str(exc).strip().splitlines()
-        raise TvmCompileError(f"TVM failed to build the model: {first[-1] if first else exc}",
+        raise TvmCompileError(f"TVM failed to build the model: {_first_line(exc)}",
                               hint="this is a bug in mlc's TVM lowering; please report it "
                                    "with the model") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """TVM's messages start with the reason and go on with pages of TIR; keep the reason."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def _device_source(executable, kind: str) -> str:
@@ -200,8 +205,8 @@ def source_digest(source: str) -> str:
 
 
 def _nvcc() -> str:
-    found = shutil.which("nvcc") or next(
-        (p for p in ("/usr/local/cuda/bin/nvcc",) if os.access(p, os.X_OK)), None)
+    home = os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "nvcc")
+    found = shutil.which("nvcc") or (home if os.access(home, os.X_OK) else None)
     if found is None:
         raise TvmCompileError("`mlc compile -t cuda` compiles its kernels ahead of time with "
                               "nvcc, which is not installed",
