@@ -47,8 +47,8 @@ class TvmExecutable(Executable):
             self.device = tvm.cuda(0)
             if not self.device.exist:
                 raise DeviceUnavailable(
-                    f"{path} is a cuda artifact and this machine has no CUDA GPU (or no NVIDIA "
-                    f"driver)", hint="run it on a machine with an NVIDIA GPU and TVM; "
+                    f"this machine has no CUDA GPU (or no NVIDIA driver) to run the cuda "
+                    f"artifact {path}", hint="run it on a machine with an NVIDIA GPU and TVM; "
                                      "`-t tvm-llvm` runs the same lowering on this CPU")
             _offer_fatbin(path, manifest)
         else:
@@ -99,7 +99,8 @@ class TvmExecutable(Executable):
             self._tvm.get_global_func("runtime.config_threadpool")(1, self._threads)
         outputs = self._main(*arrays)
         self.device.sync()
-        return list(outputs)
+        # mlc's modules return a tuple; TVM's own ONNX path returns a lone output bare
+        return [outputs] if hasattr(outputs, "numpy") else list(outputs)
 
 
 def _offer_fatbin(path: Path, manifest: Manifest) -> None:

@@ -90,7 +90,7 @@ def compile_tvm(graph: Graph, out_dir: str | os.PathLike, target_name: str,
     start = time.perf_counter()
     target = tvm_target(target_name, options.arch)
     if target_name == "cuda":
-        nvcc = _nvcc()
+        _nvcc()  # before any work: the kernels are compiled ahead of time
         if options.tune_trials and not tvm.cuda(0).exist:
             raise TvmCompileError("--tune measures candidate kernels on the GPU, and this "
                                   "machine has none", hint="run `mlc compile -t cuda --tune N` "
@@ -104,28 +104,36 @@ def compile_tvm(graph: Graph, out_dir: str | os.PathLike, target_name: str,
         if "tir" in options.emit:
             (writer.path / EMIT_FILES["tir"]).write_text(module.script())
         executable = _build(module, target)
-        executable.export_library(str(writer.path / "model.so"))
+        library = write_library(executable, writer.path, target_name, options.arch)
         groups = [{"index": g.index, "name": g.name, "ops": g.ops, "primfunc": g.primfunc}
                   for g in program.groups]
-        extra = {"kernels": len(program.kernel_groups)}
-        if target_name == "cuda":
-            source = _device_source(executable, "cuda")
-            (writer.path / "kernels.cu").write_text(source)
-            _compile_fatbin(nvcc, writer.path / "kernels.cu", writer.path / "kernels.fatbin",
-                            options.arch)
-            kernels = kernel_names(source)
-            for group in groups:
-                group["kernels"] = kernels_of(group["primfunc"], kernels)
-            extra.update(arch=options.arch, cuda_source_sha256=source_digest(source),
-                         fatbin="kernels.fatbin", gpu_kernels=len(kernels))
+        for group in groups if target_name == "cuda" else ():
+            group["kernels"] = kernels_of(group["primfunc"], library["kernel_names"])
+        library.pop("kernel_names", None)
         manifest = Manifest.for_graph(
             optimised, target_name, library="model.so", passes=tuple(passes),
             weight_bytes=_weight_bytes(optimised),
             options={"level": options.level, "tvm_version": tvm.__version__,
                      "tvm_target": json.loads(str(target)), "schedule": schedule,
-                     "groups": groups, **extra},
+                     "kernels": len(program.kernel_groups), "groups": groups, **library},
             compile_seconds=round(time.perf_counter() - start, 3))
         return writer.commit(manifest)
+
+
+def write_library(executable, folder: Path, target_name: str, arch: str) -> dict:
+    """Export a built TVM executable as ``model.so`` into ``folder``; for cuda also write the
+    kernels' source and compile them ahead of time. Returns the manifest options it implies."""
+    if target_name == "cuda":
+        nvcc = _nvcc()
+    executable.export_library(str(folder / "model.so"))
+    if target_name != "cuda":
+        return {}
+    source = _device_source(executable, "cuda")
+    (folder / "kernels.cu").write_text(source)
+    _compile_fatbin(nvcc, folder / "kernels.cu", folder / "kernels.fatbin", arch)
+    kernels = kernel_names(source)
+    return {"arch": arch, "cuda_source_sha256": source_digest(source), "fatbin": "kernels.fatbin",
+            "gpu_kernels": len(kernels), "kernel_names": kernels}
 
 
 def _schedule(module, target, trials: int, work_dir: Path):

@@ -25,6 +25,7 @@ class System:
     error: str | None = None
     agrees: bool | None = None
     times: dict[int, list[float]] = field(default_factory=dict)
+    kernels: int | None = None  # device kernels, where the system reports them
 
     def fail(self, why: str) -> None:
         self.error, self.calls = why, {}
