@@ -30,10 +30,21 @@ def _lowers_to_loop_ir(op: OpDef) -> bool:
     return op.name == "fused" or has_lowering(op.name)
 
 
+def _has_te_compute(op: OpDef) -> bool:
+    """Does the op have a TE compute (what the tvm-llvm and cuda targets compile)? Without TVM
+    installed the table cannot tell, and says no."""
+    try:
+        from mlc.backends.tvm.ops import has_te_op
+    except ImportError:
+        return False
+    return op.name == "fused" or has_te_op(op.name)
+
+
 # target column -> does the target implement this core op? ``ref`` runs every registered op.
 TARGETS: dict[str, Callable[[OpDef], bool]] = {"ref": lambda op: True,
                                                "llvm": _lowers_to_loop_ir,
-                                               "c": _lowers_to_loop_ir}
+                                               "c": _lowers_to_loop_ir,
+                                               "tvm": _has_te_compute}
 # the targets whose ONNX node-suite results the page shows, in column order
 CONFORMANCE_TARGETS = ("ref", "llvm", "c")
 
@@ -49,7 +60,8 @@ defined once in the registry (`mlc/ops/`); the ONNX frontend maps ONNX ops onto 
 kinds follow TVM: elemwise, broadcast, injective, reduction, out-elemwise-fusable, opaque.
 Target columns say which backends implement the op: `ref` is the numpy reference interpreter;
 `llvm` and `c` mean the op lowers to loop IR (`mlc/backends/loop/`), which both targets render
-(through LLVM, or as C99).
+(through LLVM, or as C99); `tvm` means it has a TE compute (`mlc/backends/tvm/ops/`), which the
+`tvm-llvm` and `cuda` targets build through TVM.
 """
 
 
