@@ -24,12 +24,11 @@ A case whose shape-like input (Reshape's shape, Slice's starts…) is a graph in
 again with that input bound to the data set's value (``bind=``), as a model exporter would have
 made it a constant; the case then runs on its remaining inputs.
 
-Targets (``run_all(target)``, ``-t``): ``ref`` runs each case on the numpy interpreter; ``llvm``
-and ``c``
-compiles the imported graphs in merged batches and runs them through ``mlc.runtime.load``
-(mlc/testing/node_batch.py: ~40 compiles instead of ~620, a failing batch bisected so each case
-fails with its own reason). Both compare with the case's own tolerance (default rtol 1e-3, atol
-1e-7), and a case that fails to import fails the same way on every target.
+Targets (``run_all(target)``, ``-t``): ``ref`` runs each case on the numpy interpreter; ``llvm``,
+``c`` and ``tvm-llvm`` compile the imported graphs in merged batches and run them through
+``mlc.runtime.load`` (mlc/testing/node_batch.py: ~40 compiles instead of ~620, a failing batch
+bisected so each case fails with its own reason). All compare with the case's own tolerance
+(default rtol 1e-3, atol 1e-7), and a case that fails to import fails the same way on every target.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ MLC_ELEM_TYPES = {1: "float32", 10: "float16", 11: "float64", 3: "int8", 2: "uin
                   6: "int32", 7: "int64", 9: "bool"}
 
 PASSED, FAILED = "passed", "failed"
-TARGETS = ("ref", "llvm", "c")  # "ref": the numpy interpreter; llvm, c: compiled (batched), run
+TARGETS = ("ref", "llvm", "c", "tvm-llvm")  # "ref": the numpy interpreter; others: compiled, run
 
 
 @dataclass

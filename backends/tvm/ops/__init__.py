@@ -34,6 +34,6 @@ def te_ops() -> list[str]:
     return sorted(TE_OPS)
 
 
-from . import elementwise, nn, reduce, shape  # noqa: E402,F401
+from . import elementwise, nn, quant, reduce, resize, shape  # noqa: E402,F401
 
 __all__ = ["TE_OPS", "has_te_op", "te_op", "te_ops"]

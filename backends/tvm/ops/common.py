@@ -85,3 +85,80 @@ def broadcast(fn: Callable[..., tirx.PrimExpr], tensors: Sequence[te.Tensor],
     def element(*i):
         return fn(*[t(*broadcast_index(t.shape, i, len(shape))) for t in tensors])
     return te.compute(shape, element, name=name, tag="broadcast")
+
+
+_TREE_LEAVES = 4096  # above this a table is refused rather than emitted as a deeper tree
+
+
+def lookup(values: np.ndarray, index: tirx.PrimExpr, dtype: str) -> tirx.PrimExpr:
+    """``values[index]`` for a 1-D table known at compile time, as an expression.
+
+    TE functions only read their placeholders, so a kernel cannot own a constant table as the
+    loop IR's kernels do. The table becomes arithmetic instead: a constant, an integer affine
+    form ``(index·p + q) // r``, a short period ``pattern[index % p]``, either with a few
+    exceptions at the ends (resize's clamped borders), and else a balanced tree of
+    ``if_then_else`` over runs of equal values (log-depth, evaluated lazily on both targets).
+    The values are the registry's own, so the lookup is exact.
+    """
+    values = np.asarray(values).reshape(-1)
+    found = _closed_form(values, index, dtype)
+    if found is not None:
+        return found
+    for edge in range(1, min(4, len(values) // 2) + 1):  # a clean interior, odd ends
+        core = _closed_form(values, index, dtype, lo=edge, hi=len(values) - edge)
+        if core is not None:
+            for k in [*range(edge), *range(len(values) - edge, len(values))]:
+                core = tirx.Select(index == k, const(values[k].item(), dtype), core)
+            return core
+    return _tree(values, index, dtype)
+
+
+def _closed_form(values: np.ndarray, index, dtype: str, lo: int = 0,
+                 hi: int | None = None) -> tirx.PrimExpr | None:
+    """``values[lo:hi]`` as a constant, an affine integer form or a short period, else None."""
+    part = values[lo:len(values) if hi is None else hi]
+    if len(part) == 0:
+        return None
+    if _same(part, np.full(len(part), part[0])):
+        return const(part[0].item(), dtype)
+    o = np.arange(lo, lo + len(part), dtype=np.int64)
+    if part.dtype.kind in "iub":
+        for r in range(1, 17):
+            for p in range(1, 17):
+                if np.gcd(p, r) != 1:
+                    continue
+                first = int(part[0]) * r - lo * p  # (lo·p + q) // r == part[0] for q here on
+                for q in range(first, first + r):
+                    if np.array_equal(part, (o * p + q) // r):
+                        e = index * p + q if (p, q) != (1, 0) else index
+                        return tirx.Cast(dtype, tirx.floordiv(e, r) if r != 1 else e)
+    for period in range(2, 9):
+        if len(part) < 2 * period:
+            break
+        pattern = part[:period]
+        if _same(part, np.resize(pattern, len(part))):
+            phase = tirx.floormod(index - lo, period)
+            expr = const(pattern[-1].item(), dtype)
+            for k in range(period - 2, -1, -1):
+                expr = tirx.Select(phase == k, const(pattern[k].item(), dtype), expr)
+            return expr
+    return None
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+
+
+def _tree(values: np.ndarray, index, dtype: str) -> tirx.PrimExpr:
+    starts = [0] + [k for k in range(1, len(values)) if not _same(values[k:k + 1],
+                                                                  values[k - 1:k])]
+    if len(starts) > _TREE_LEAVES:
+        raise NotImplementedError(f"a {len(values)}-entry table with {len(starts)} distinct runs "
+                                  "is too irregular to inline in a TE compute")
+
+    def build(a: int, b: int) -> tirx.PrimExpr:  # runs starts[a:b]
+        if b - a == 1:
+            return const(values[starts[a]].item(), dtype)
+        mid = (a + b) // 2
+        return tirx.if_then_else(index < starts[mid], build(a, mid), build(mid, b))
+    return build(0, len(starts))

@@ -108,6 +108,8 @@ def _clip(node, args):
 def _cast(node, args):
     x = args[0]
     to = tvm_dtype(node.attrs["to"])
+    if to == "bool" and is_float(dtype_of(x)):  # NaN is true: LLVM's `!=` is ordered
+        return unary(x, lambda v: tirx.Or(v != like(v, 0), tirx.isnan(v)), "cast", dtype="bool")
     if to == "bool":
         return unary(x, lambda v: v != like(v, 0), "cast", dtype="bool")
     if is_float(dtype_of(x)) and not is_float(to):  # through int64, as the reference does

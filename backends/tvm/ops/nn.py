@@ -5,7 +5,8 @@ from __future__ import annotations
 from tvm import te, tirx, topi
 
 from . import te_op
-from .common import broadcast_index, broadcast_shape, dtype_of, work_dtype
+from .common import broadcast_index, broadcast_shape, const, dtype_of, work_dtype
+from .reduce import extreme
 
 
 def _narrow(y: te.Tensor, dtype: str) -> te.Tensor:
@@ -120,7 +121,7 @@ def _global_pool(node, args, kind: str):
     src = x if wide == dtype_of(x) else te.compute(x.shape, lambda *i: tirx.Cast(wide, x(*i)),
                                                name="widen", tag="elemwise")
     if kind == "max":
-        return _narrow(topi.max(src, axis=axes, keepdims=True), dtype_of(x))
+        return _narrow(extreme(src, axes, True, largest=True), dtype_of(x))
     count = 1
     for axis in axes:
         count *= int(x.shape[axis])
@@ -138,3 +139,57 @@ def _global_avg_pool(node, args):
 @te_op("global_max_pool")
 def _global_max_pool(node, args):
     return _global_pool(node, args, "max")
+
+
+@te_op("conv2d_transpose")
+def _conv2d_transpose(node, args):
+    """ONNX ConvTranspose as a direct convolution over the scattered input.
+
+    Output pixel (oh, ow) takes kernel tap (i, j) from input pixel (ih, iw) with
+    ih·stride + i·dilation = oh + pad_top (same for w). ``scattered`` is x spread out by the
+    stride with zeros between (and around) its pixels, indexed so that the reduction reads
+    ``scattered[oh + (kh-1-i)·dilation]`` — a plain convolution body, which dlight's GPU rules
+    schedule as one kernel like conv2d (a mask inside the reduction made it emit vector
+    selects that nvcc rejects). Negative pads and output_padding need no special case:
+    positions outside the scattered buffer have no tap.
+    """
+    x, w, b = (list(args) + [None])[:3]
+    a = node.attrs
+    acc = work_dtype(dtype_of(x))
+    n, ci, h, wd = (int(d) for d in x.shape)
+    _, cog, kh, kw = (int(d) for d in w.shape)
+    cig = ci // a["group"]
+    (sh, sw), (dh, dw) = a["strides"], a["dilations"]
+    shape = [int(d) for d in node.outputs[0].shape]
+    # scattered index P along H holds full-buffer row P + first_h (= ih·sh when it is a pixel)
+    first_h, first_w = a["pads"][0] - (kh - 1) * dh, a["pads"][1] - (kw - 1) * dw
+    span = (shape[2] + (kh - 1) * dh, shape[3] + (kw - 1) * dw)
+
+    def source(p, first: int, stride: int, size: int):
+        t = p + first
+        i = tirx.floordiv(t, stride) if stride > 1 else t
+        ok = tirx.all(t >= 0, i < size)
+        if stride > 1:
+            ok = tirx.all(ok, tirx.floormod(t, stride) == 0)
+        return tirx.min(tirx.max(i, 0), size - 1), ok
+
+    def spread(nn, c, p, q):
+        ih, ok_h = source(p, first_h, sh, h)
+        iw, ok_w = source(q, first_w, sw, wd)
+        return tirx.if_then_else(tirx.all(ok_h, ok_w), tirx.Cast(acc, x[nn, c, ih, iw]),
+                                 const(0, acc))
+    scattered = te.compute((n, ci) + span, spread, name="scattered", tag="injective")
+    rc = te.reduce_axis((0, cig), name="rc")
+    ri = te.reduce_axis((0, kh), name="ri")
+    rj = te.reduce_axis((0, kw), name="rj")
+
+    def element(nn, co, oh, ow):
+        g = tirx.floordiv(co, cog) if a["group"] > 1 else 0
+        col = tirx.floormod(co, cog) if a["group"] > 1 else co
+        c = g * cig + rc
+        v = scattered[nn, c, oh + (kh - 1 - ri) * dh, ow + (kw - 1 - rj) * dw] * \
+            tirx.Cast(acc, w[c, col, ri, rj])
+        return te.sum(v, axis=[rc, ri, rj])
+
+    y = te.compute(shape, element, name="conv2d_transpose", tag="conv2d_transpose")
+    return _narrow(_add_channel_bias(y, b), dtype_of(x))

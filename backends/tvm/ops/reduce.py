@@ -38,6 +38,8 @@ def _reduce(node, args, kind: str):
     x = args[0]
     axes = list(reduced_axes(node.attrs["axes"], len(x.shape), node.op))
     keep = node.attrs["keepdims"]
+    if _count(x, axes) == 0:
+        return _empty_reduction(x, axes, keep, kind)
     if dtype_of(x) == "bool":  # max is any, min is all
         as_int = te.compute(x.shape, lambda *i: tirx.Cast("int8", x(*i)), name="widen")
         fn = topi.max if kind == "max" else topi.min
@@ -45,8 +47,7 @@ def _reduce(node, args, kind: str):
         return _map(y, lambda v, i: v != const(0, "int8"), "to_bool")
     src = _widen(x)
     if kind in ("max", "min"):
-        fn = topi.max if kind == "max" else topi.min
-        return _narrow(fn(src, axis=axes, keepdims=keep), dtype_of(x))
+        return _narrow(extreme(src, axes, keep, largest=kind == "max"), dtype_of(x))
     total = topi.sum(src, axis=axes, keepdims=keep)
     if kind == "sum":
         return _narrow(total, dtype_of(x))
@@ -56,6 +57,63 @@ def _reduce(node, args, kind: str):
     if count == 0:
         return _map(total, lambda v, i: const(0, dtype_of(v)), "mean")
     return _map(total, lambda v, i: tirx.truncdiv(v, const(count, dtype_of(v))), "mean")
+
+
+def _empty_reduction(x: te.Tensor, axes, keepdims: bool, kind: str) -> te.Tensor:
+    """A reduction over no elements as its constant (the registry's): 0 for a sum and an
+    integer mean, NaN for a float mean, ∓inf / the integer bounds / False, True for max, min.
+
+    Not left to the reduction block: TIR runs a block's init inside its reduction loop, so
+    with an empty loop the output would never be written."""
+    dtype = dtype_of(x)
+    shape = [1 if k in axes else int(d) for k, d in enumerate(x.shape)
+             if keepdims or k not in axes]
+    if kind in ("sum", "mean"):
+        value = float("nan") if kind == "mean" and is_float(dtype) else 0
+    elif dtype == "bool":
+        value = kind == "min"
+    elif is_float(dtype):
+        value = float("-inf") if kind == "max" else float("inf")
+    else:
+        info = tirx.min_value(dtype) if kind == "max" else tirx.max_value(dtype)
+        value = info.value
+    return te.compute(shape, lambda *i: const(value, dtype), name=f"empty_{kind}")
+
+
+def extreme(x: te.Tensor, axes, keepdims: bool, largest: bool) -> te.Tensor:
+    """max (``largest``) or min of ``x`` over ``axes``, then -inf/+inf for a float result that
+    is still the reducer's identity.
+
+    The registry gives -inf (+inf) for an empty or an all -inf (+inf) reduction; TE's max/min
+    start from the largest finite value instead, and only those reducers are the ones TVM can
+    split across GPU threads (rfactor / cross-thread reduction match the reducer by its
+    identity), so the identity is mapped back in an epilogue. (A float input whose maximum is
+    exactly -FLT_MAX reads as -inf too.) NaN handling is the target's max/min, as in topi.
+    """
+    shape = [int(d) for d in x.shape]
+    reducer = te.max if largest else te.min
+    rs = {axis: te.reduce_axis((0, shape[axis]), name=f"r{axis}") for axis in axes}
+    out = [1 if k in rs else d for k, d in enumerate(shape) if keepdims or k not in rs]
+
+    def element(*i):
+        it = iter(i)
+        index = []
+        for k in range(len(shape)):
+            if k in rs:
+                index.append(rs[k])
+                if keepdims:
+                    next(it)
+            else:
+                index.append(next(it))
+        return reducer(x[tuple(index)], axis=list(rs.values()))
+    y = te.compute(out, element, name="max" if largest else "min", tag="reduce")
+    dtype = dtype_of(x)
+    if not is_float(dtype):
+        return y
+    bound = tirx.min_value(dtype) if largest else tirx.max_value(dtype)
+    inf = const(-float("inf") if largest else float("inf"), dtype)
+    return te.compute(out, lambda *i: tirx.Select(y(*i) == bound, inf, y(*i)), name="extreme",
+                      tag="elemwise")
 
 
 def _narrow(y: te.Tensor, dtype: str) -> te.Tensor:
@@ -125,8 +183,9 @@ def _layer_norm(node, args):
 
     outer = shape[:start]
     ra = reduce_axes("r")
-    mean = te.compute(outer, lambda *o: te.sum(src[tuple(o) + tuple(ra)], axis=ra)
-                      / const(count, wide), name="mean")
+    total = te.compute(outer, lambda *o: te.sum(src[tuple(o) + tuple(ra)], axis=ra),
+                       name="sum")
+    mean = te.compute(outer, lambda *o: total(*o) / const(count, wide), name="mean")
     rb = reduce_axes("s")
 
     def square(*o):
