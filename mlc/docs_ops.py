@@ -46,7 +46,7 @@ TARGETS: dict[str, Callable[[OpDef], bool]] = {"ref": lambda op: True,
                                                "c": _lowers_to_loop_ir,
                                                "tvm": _has_te_compute}
 # the targets whose ONNX node-suite results the page shows, in column order
-CONFORMANCE_TARGETS = ("ref", "llvm", "c")
+CONFORMANCE_TARGETS = ("ref", "llvm", "c", "tvm-llvm")
 
 FOLDED_AT_IMPORT = ("Constant", "Shape", "Size", "ConstantOfShape", "Range")
 

@@ -113,7 +113,7 @@ class Executable(Runner):
             if array.shape != spec.shape:
                 raise FeedError(f"input {spec.name!r} has shape {list(array.shape)}, expected "
                                 f"{list(spec.shape)}")
-            arrays.append(np.ascontiguousarray(array))
+            arrays.append(np.require(array, requirements="C"))  # keeps 0-d arrays 0-d
         return arrays
 
 

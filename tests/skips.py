@@ -16,3 +16,14 @@ def skip_outside_ci(reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} — in CI this must be installed (make test installs it)")
     pytest.skip(reason)
+
+
+def need_module(name: str, reason: str) -> None:
+    """At a test module's top: skip the whole module (outside CI) unless ``name`` imports."""
+    try:
+        __import__(name)
+    except ImportError:
+        if in_ci():
+            pytest.fail(f"{reason} — in CI this must be installed (make test installs it)",
+                        pytrace=False)
+        pytest.skip(reason, allow_module_level=True)

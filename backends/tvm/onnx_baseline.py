@@ -24,7 +24,7 @@ def build_onnx_baseline(model_path: str | os.PathLike, out_dir: str | os.PathLik
                         target_name: str = "cuda", arch: str = DEFAULT_ARCH) -> Manifest:
     """Compile the ONNX file at ``model_path`` with TVM's frontend and default pipeline into the
     artifact directory ``out_dir`` (inputs and outputs named as mlc imports the model)."""
-    tvm = require_tvm()
+    require_tvm()
     import onnx
     import tvm.relax.frontend.onnx  # 0.27 wants the frontend imported explicitly
     from tvm import relax

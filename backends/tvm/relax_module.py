@@ -83,7 +83,9 @@ def _emit_node(bb, index: int, node: Node, exprs: dict, names: NameTable) -> Gro
     members = node.body.nodes if node.body is not None else [node]
     name = node.name or (node.body.name if node.body is not None else node.op)
     label = names.prefixed(name, "k_")
-    if node.body is None and node.op in VIEW_OPS:
+    # Relax's reshape reads a 0 in the target shape as "keep this dim": empty tensors take
+    # the TE compute instead
+    if node.body is None and node.op in VIEW_OPS and node.outputs[0].type.numel > 0:
         out = node.outputs[0]
         exprs[id(out)] = bb.emit(relax.op.reshape(_expr(node.inputs[0], exprs),
                                                   [int(d) for d in out.shape]))
@@ -144,7 +146,7 @@ def _expr(value: Value, exprs: dict) -> relax.Expr:
     if id(value) in exprs:
         return exprs[id(value)]
     if value.is_const:
-        array = np.ascontiguousarray(value.const)
+        array = np.array(value.const, order="C")  # ascontiguousarray makes 0-d arrays 1-d
         exprs[id(value)] = relax.const(array, tvm_dtype(value.dtype))
         return exprs[id(value)]
     raise KeyError(f"value {value.name!r} is used before it is computed")

@@ -42,8 +42,8 @@ class CpuLoops(dl.ScheduleRule):
                 continue
             spatial = [lp for lp, k in zip(loops, kinds) if k == "S"]
             reduce = [lp for lp, k in zip(loops, kinds) if k == "R"]
-            if not spatial:
-                continue
+            if not spatial or any(_extent(sch, lp) == 0 for lp in loops):
+                continue  # nothing to run in parallel (and fusing a 0-extent loop fails)
             try:
                 _schedule_block(sch, block, spatial, reduce, parallel)
             except s_tir.ScheduleError:  # a primitive that fails changes nothing: keep the rest
@@ -51,11 +51,15 @@ class CpuLoops(dl.ScheduleRule):
         return sch
 
 
+def _extent(sch, loop) -> int | None:
+    extent = sch.get(loop).extent
+    return extent.value if isinstance(extent, tirx.IntImm) else None
+
+
 def _schedule_block(sch, block, spatial, reduce, parallel: bool) -> None:
     inner = spatial[-1]
-    extent = sch.get(inner).extent
-    lanes = VECTOR_LANES if isinstance(extent, tirx.IntImm) and extent.value >= VECTOR_LANES \
-        else None
+    extent = _extent(sch, inner)
+    lanes = VECTOR_LANES if extent is not None and extent >= VECTOR_LANES else None
     if reduce:
         sch.reorder(*spatial, *reduce)
         if lanes is not None:

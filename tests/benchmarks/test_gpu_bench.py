@@ -8,11 +8,12 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from mlc.testing.models import REPO_ROOT
 
-pytest.importorskip("tvm", reason="benchmarks/gpu.py compares TVM targets (pip install mlc[tvm])")
+from tests.tvm_backend.tools import need_nvcc, need_tvm
+
+need_tvm()
 
 SCRIPT = REPO_ROOT / "benchmarks" / "gpu.py"
 DEVICE_SCRIPT = REPO_ROOT / "benchmarks" / "gpu_device.sh"
@@ -40,6 +41,7 @@ def test_cpu_comparison_rows_hang_together():
 
 
 def test_cuda_builds_here_and_times_only_where_a_gpu_is(tmp_path):
+    need_nvcc()
     built = run_script("--build", str(tmp_path), "--models", "digits_mlp", "--json")
     assert built.returncode == 0, built.stderr
     assert json.loads(built.stdout)["errors"] == {}

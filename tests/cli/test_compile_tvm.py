@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-pytest.importorskip("tvm", reason="the TVM targets need Apache TVM (pip install 'mlc[tvm]')")
+from tests.tvm_backend.tools import need_nvcc, need_tvm
+
+need_tvm()
 
 from mlc.testing.models import zoo_model_path  # noqa: E402
 
@@ -44,6 +46,7 @@ def test_tvm_llvm_artifact_runs_and_describes_its_groups(invoke, tmp_path):
 
 
 def test_cuda_artifact_holds_source_and_ahead_of_time_kernels(invoke, tmp_path):
+    need_nvcc()
     out = tmp_path / "a"
     result = invoke("compile", MODEL, "-t", "cuda", "--arch", "sm_80", "-o", out, "--json")
     assert result.exit_code == 0, result.output
@@ -56,6 +59,7 @@ def test_cuda_artifact_holds_source_and_ahead_of_time_kernels(invoke, tmp_path):
 
 @pytest.mark.skipif(_has_gpu(), reason="this machine has a GPU: the no-GPU error cannot occur")
 def test_running_a_cuda_artifact_without_a_gpu_is_one_line(invoke, one_line_error, tmp_path):
+    need_nvcc()
     out = tmp_path / "a"
     assert invoke("compile", MODEL, "-t", "cuda", "-o", out).exit_code == 0
     for command in (("run", out), ("bench", out)):
@@ -66,6 +70,7 @@ def test_running_a_cuda_artifact_without_a_gpu_is_one_line(invoke, one_line_erro
 
 @pytest.mark.skipif(_has_gpu(), reason="this machine has a GPU: the no-GPU error cannot occur")
 def test_compare_reports_the_missing_gpu_in_its_row(invoke):
+    need_nvcc()
     result = invoke("compare", MODEL, "--targets", "ort,cuda", "--json")
     assert result.exit_code == 1
     rows = {r["target"]: r for r in json.loads(result.stdout)["results"]}

@@ -48,17 +48,8 @@ def results(target) -> list[node_suite.CaseResult]:
     return node_suite.run_all(target)
 
 
-# tvm-llvm is at 574/619 (92.7%): 16 of its failures come from four bugs outside the TE computes,
-# listed with their reasons in expected_failures_tvm-llvm.txt (0-d feeds and constants made 1-d,
-# Relax reshape to a 0 dim, CpuLoops on zero-extent loops); fixed, it passes llvm's 590. Strict,
-# so the fix turns this into a failure until the mark is removed.
-BELOW_PASS_RATE = {"tvm-llvm": "16 failures from 4 reported bugs outside backends/tvm/ops"}
-
-
 @pytest.mark.slow
-def test_pass_rate(results, target, request):
-    if target in BELOW_PASS_RATE:
-        request.applymarker(pytest.mark.xfail(reason=BELOW_PASS_RATE[target], strict=True))
+def test_pass_rate(results, target):
     assert results, "no supported cases: is mlc.frontend.supported_onnx_ops() empty?"
     passed = sum(r.passed for r in results)
     assert passed / len(results) >= MIN_PASS_RATE, node_suite.summary(results) + f" on {target}"

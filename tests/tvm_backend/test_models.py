@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-pytest.importorskip("tvm", reason="the TVM targets need Apache TVM (pip install 'mlc[tvm]')")
+from tests.tvm_backend.tools import need_nvcc, need_tvm
+
+need_tvm()
 
 import mlc  # noqa: E402
 from mlc.backends.program import optimise  # noqa: E402
@@ -45,6 +47,7 @@ def _path(name: str) -> str:
 @pytest.mark.parametrize("name", list(ZOO_MODELS) + [
     pytest.param(n, marks=pytest.mark.slow) for n in LIGHT_MODELS])
 def test_cuda_artifact_has_one_kernel_per_fused_group(name, tmp_path):
+    need_nvcc()
     graph = mlc.load(_path(name))
     out = mlc.compile(graph, target="cuda", output=tmp_path / "a")
     optimised, _ = optimise(graph, "O2")

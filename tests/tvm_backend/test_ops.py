@@ -15,7 +15,9 @@ import shutil
 import numpy as np
 import pytest
 
-pytest.importorskip("tvm", reason="the TVM backend needs Apache TVM (pip install apache-tvm)")
+from tests.tvm_backend.tools import need_nvcc, need_tvm
+
+need_tvm()
 
 import mlc  # noqa: E402
 from mlc.backends.loop.ops import lowered_ops  # noqa: E402
@@ -168,6 +170,7 @@ def test_representative_ops_on_tvm_llvm(tmp_path):
 
 def test_representative_ops_are_one_cuda_kernel_per_group(tmp_path):
     """dlight schedules every group's PrimFunc as exactly one GPU kernel (built here, no GPU)."""
+    need_nvcc()
     merged = merge([_representative(name)[0] for name in REPRESENTATIVE])
     artifact = mlc.compile(merged.graph, target="cuda", output=tmp_path / "a")
     optimised, _ = optimise(merged.graph, "O2")
