@@ -28,11 +28,7 @@ PY_VERSION=3.12  # the GPU machine's python3
 prepare() {
     cd "$ROOT"
     local py="${PYTHON:-.venv/bin/python}"
-    mkdir -p .git/info
-    for folder in .gpu1 .gpu2; do
-        grep -qx "/$folder/" .git/info/exclude 2>/dev/null || echo "/$folder/" >> .git/info/exclude
-        rm -rf "$folder" && mkdir -p "$folder"
-    done
+    rm -rf .gpu1 .gpu2 && mkdir -p .gpu1 .gpu2  # both ignored by .gitignore: carried, not committed
     local work
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' RETURN
