@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -144,13 +145,43 @@ def _schedule(module, target, trials: int, work_dir: Path):
         if trials:
             from tvm import relax
 
-            module = relax.transform.MetaScheduleTuneIRMod(
-                params={}, work_dir=str(work_dir), max_trials_global=trials)(module)
-            module = relax.transform.MetaScheduleApplyDatabase(str(work_dir))(module)
+            _check_ir_serialization()
+            try:
+                module = relax.transform.MetaScheduleTuneIRMod(
+                    params={}, work_dir=str(work_dir), max_trials_global=trials)(module)
+                module = relax.transform.MetaScheduleApplyDatabase(str(work_dir))(module)
+            except Exception as exc:  # TVM's tuner raises its own C++-wrapped errors
+                raise TvmCompileError(f"MetaSchedule tuning failed: {_first_line(exc)}",
+                                      hint="compile without --tune to use the default "
+                                           "schedules") from None
         module = default_schedule(target)(module)  # whatever tuning left unscheduled
     kind = f"metaschedule ({trials} trials)" if trials else (
         "dlight" if target.kind.name == "cuda" else "cpu-loops")
     return module, kind
+
+
+_SERIALIZE_PROBE = """
+import tvm
+from tvm import te
+a = te.placeholder((4,), name="a")
+b = te.compute((4,), lambda i: a[i] + 1.0, name="b")
+tvm.ir.save_json(tvm.IRModule({"main": te.create_prim_func([a, b])}))
+"""
+
+
+def _check_ir_serialization() -> None:
+    """MetaSchedule stores every workload as TVM's JSON; apache-tvm 0.27.0.post1 segfaults in
+    ``tvm.ir.save_json`` of any PrimFunc here (ToJSONGraph), which would kill mlc mid-compile.
+    Probe it in a child process first, so a broken TVM is one clear line instead of a crash."""
+    probe = subprocess.run([sys.executable, "-c", _SERIALIZE_PROBE], capture_output=True,
+                           text=True)
+    if probe.returncode != 0:
+        how = f"signal {-probe.returncode}" if probe.returncode < 0 else \
+            f"exit status {probe.returncode}"
+        raise TvmCompileError(f"--tune needs TVM to serialize TIR for MetaSchedule, and this TVM "
+                              f"crashes doing it (tvm.ir.save_json: {how})",
+                              hint="compile without --tune (dlight / CPU schedules), or use a "
+                                   "TVM build whose save_json works")
 
 
 def _build(module, target):
