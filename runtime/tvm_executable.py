@@ -120,6 +120,10 @@ def _compile_callback(code: str) -> bytes:
     binary = _FATBINS.get(hashlib.sha256(code.encode()).hexdigest())
     if binary is not None:
         return binary
-    from tvm.support import nvcc  # not an mlc artifact's source: TVM's own compiler route
+    import shutil
 
+    from tvm.support import nvcc  # not an mlc artifact's kernels: compile them as TVM would,
+
+    if shutil.which("nvcc"):  # with nvcc where there is one (NVRTC failed on CUDA 13 headers)
+        return nvcc.compile_cuda(code, target_format="fatbin", compiler="nvcc")
     return nvcc.tvm_callback_cuda_compile(code)
