@@ -275,7 +275,7 @@ def test_wrong_format_version(copy, version):
     (lambda d: d["files"].append("../../etc/passwd"), "not a relative path inside"),
     (lambda d: d.update(library="other.so"), "library 'other.so' is not among"),
     (lambda d: d["outputs"][1].update(name="y"), "output name 'y' appears twice"),
-    (lambda d: d.update(target="cuda"), "no loader for 'cuda' artifacts"),
+    (lambda d: d.update(target="rocm"), "no loader for 'rocm' artifacts"),
 ])
 def test_malformed_manifest(copy, change, message):
     edit_manifest(copy, change)
