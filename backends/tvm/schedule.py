@@ -16,7 +16,8 @@ from tvm.s_tir.dlight.analysis import normalize_prim_func
 from tvm.s_tir.dlight.base import try_inline
 from tvm.target import Target
 
-VECTOR_LANES = 16
+VECTOR_CHOICES = (16, 8, 4)  # lanes of the vectorized axis, widest first
+ROW_CHOICES = (4, 2)  # rows of a register tile
 
 
 class CpuLoops(dl.ScheduleRule):
@@ -56,26 +57,49 @@ def _extent(sch, loop) -> int | None:
     return extent.value if isinstance(extent, tirx.IntImm) else None
 
 
+def _factor(extent: int | None, choices: tuple[int, ...]) -> int | None:
+    """The largest of ``choices`` that divides ``extent`` (no tail, so no predicate to block
+    vectorizing), or None."""
+    return next((c for c in choices if extent and extent % c == 0), None)
+
+
 def _schedule_block(sch, block, spatial, reduce, parallel: bool) -> None:
-    inner = spatial[-1]
-    extent = _extent(sch, inner)
-    lanes = VECTOR_LANES if extent is not None and extent >= VECTOR_LANES else None
+    lanes = _factor(_extent(sch, spatial[-1]), VECTOR_CHOICES)
     if reduce:
-        sch.reorder(*spatial, *reduce)
-        if lanes is not None:
-            outer_i, inner_i = sch.split(inner, factors=[None, lanes])
-            sch.reorder(*spatial[:-1], outer_i, *reduce, inner_i)
-            spatial = spatial[:-1] + [outer_i]
-        _parallel(sch, spatial, parallel)
-        sch.decompose_reduction(block, reduce[0])
-        if lanes is not None:
-            sch.vectorize(inner_i)
+        _schedule_reduction(sch, block, spatial, reduce, parallel, lanes)
         return
     if lanes is not None and len(spatial) > 1:
-        outer_i, inner_i = sch.split(inner, factors=[None, lanes])
+        outer_i, inner_i = sch.split(spatial[-1], factors=[None, lanes])
         sch.vectorize(inner_i)
         spatial = spatial[:-1] + [outer_i]
     _parallel(sch, spatial, parallel)
+
+
+def _schedule_reduction(sch, block, spatial, reduce, parallel: bool, lanes: int | None) -> None:
+    """A register tile of the output: ``rows`` of another spatial axis (unrolled) by ``lanes``
+    of the last (vectorized), accumulated across all reduction loops before it is
+    stored, so every input vector and every broadcast weight is reused ``rows``/``lanes``
+    times."""
+    sch.reorder(*spatial, *reduce)
+    tile_inner, tile_rows = [], []
+    if lanes is not None:
+        outer_i, inner_i = sch.split(spatial[-1], factors=[None, lanes])
+        spatial, tile_inner = spatial[:-1] + [outer_i], [inner_i]
+    # the rows: the innermost other spatial axis that splits evenly (a conv's output rows,
+    # else its output channels; a matrix product's rows)
+    for k in range(len(spatial) - 2, -1, -1):
+        rows = _factor(_extent(sch, spatial[k]), ROW_CHOICES)
+        if rows is not None:
+            outer_r, inner_r = sch.split(spatial[k], factors=[None, rows])
+            spatial, tile_rows = spatial[:k] + [outer_r] + spatial[k + 1:], [inner_r]
+            break
+    sch.reorder(*spatial, *reduce, *tile_rows, *tile_inner)
+    _parallel(sch, spatial, parallel)
+    sch.decompose_reduction(block, reduce[0])
+    for loop in tile_rows:
+        sch.unroll(loop)
+    for loop in tile_inner:
+        sch.vectorize(loop)
 
 
 def _parallel(sch, spatial, parallel: bool) -> None:
