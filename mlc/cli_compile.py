@@ -71,6 +71,10 @@ def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Seque
 
     _load_plugins(plugins)
     forms = tuple(f.strip() for f in emit.split(",") if f.strip())
+    if target in ("tvm-llvm", "cuda") and (print_schedule or schedule):
+        raise click.UsageError("--schedule and --print-schedule are the loop IR's (llvm, c "
+                               "targets); the TVM targets schedule with dlight or CPU rules, "
+                               "see them with --emit tir")
     if print_schedule:
         from mlc.backends.llvm.host import host_target
         from mlc.backends.loop.schedule import default_schedules

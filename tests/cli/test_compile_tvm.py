@@ -166,3 +166,11 @@ def test_tune_runs_metaschedule_or_says_why_it_cannot(invoke, one_line_error, tm
         assert result.exit_code == 1
         one_line_error(result.stderr, "--tune", "save_json", "without --tune")
         assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", [("--print-schedule",), ("--schedule", "gemm.mr=4")])
+def test_loop_ir_schedule_flags_are_refused_for_tvm(flag, invoke, tmp_path):
+    result = invoke("compile", MODEL, "-t", "tvm-llvm", "-o", tmp_path / "a", *flag)
+    assert result.exit_code != 0
+    assert "--emit tir" in result.output
+    assert not (tmp_path / "a").exists()
