@@ -10,6 +10,8 @@ accumulation LLVM turns into vector FMAs. With ``--tune`` MetaSchedule replaces 
 
 from __future__ import annotations
 
+import math
+
 from tvm import s_tir, tirx
 from tvm.s_tir import dlight as dl
 from tvm.s_tir.dlight.analysis import normalize_prim_func
@@ -18,6 +20,8 @@ from tvm.target import Target
 
 VECTOR_CHOICES = (16, 8, 4)  # lanes of the vectorized axis, widest first
 ROW_CHOICES = (4, 2)  # rows of a register tile
+# below this many loop iterations, waking the thread pool costs more than the loop
+PARALLEL_MIN_WORK = 1 << 15
 
 
 class CpuLoops(dl.ScheduleRule):
@@ -43,10 +47,13 @@ class CpuLoops(dl.ScheduleRule):
                 continue
             spatial = [lp for lp, k in zip(loops, kinds) if k == "S"]
             reduce = [lp for lp, k in zip(loops, kinds) if k == "R"]
-            if not spatial or any(_extent(sch, lp) == 0 for lp in loops):
+            extents = [_extent(sch, lp) for lp in loops]
+            if not spatial or 0 in extents:
                 continue  # nothing to run in parallel (and fusing a 0-extent loop fails)
+            work = math.prod(e or PARALLEL_MIN_WORK for e in extents)
             try:
-                _schedule_block(sch, block, spatial, reduce, parallel)
+                _schedule_block(sch, block, spatial, reduce, parallel and
+                                work >= PARALLEL_MIN_WORK)
             except s_tir.ScheduleError:  # a primitive that fails changes nothing: keep the rest
                 continue
         return sch
