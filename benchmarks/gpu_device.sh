@@ -36,13 +36,15 @@ prepare() {
     "$py" benchmarks/gpu.py --build "$work/artifacts" --target cuda ${1:+--models "$1"}
     tar -C "$work" -cJf .gpu2/artifacts.tar.xz artifacts
     echo "fetching TVM and tvm-ffi for cp${PY_VERSION/./} and building the mlc wheel"
-    local tvm_version ffi_version
-    tvm_version="$("$py" -c 'import importlib.metadata as m; print(m.version("apache-tvm"))')"
-    ffi_version="$("$py" -c 'import importlib.metadata as m; print(m.version("apache-tvm-ffi"))')"
+    # TVM and what it imports that the GPU machine may lack, at the versions tested here
+    local pins
+    pins="$("$py" -c 'import importlib.metadata as m
+print(" ".join(f"{p}=={m.version(p)}" for p in
+      ("apache-tvm", "apache-tvm-ffi", "ml_dtypes", "typing_extensions")))')"
+    # shellcheck disable=SC2086
     "$py" -m pip download -q --no-deps --only-binary=:all: --python-version "$PY_VERSION" \
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
-        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$work/wheels" \
-        "apache-tvm==$tvm_version" "apache-tvm-ffi==$ffi_version"
+        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$work/wheels" $pins
     "$py" -m pip wheel -q --no-deps -w "$work/wheels" .
     mkdir -p "$work/tvm"
     (cd "$work/tvm" && unzip -q "$work"/wheels/apache_tvm-*.whl)
@@ -52,7 +54,8 @@ prepare() {
     xz -9 -T0 -c "$work/tvm/$compiler" > .gpu1/libtvm_compiler.so.xz
     rm "$work/tvm/$compiler"
     tar -C "$work/tvm" -czf .gpu2/tvm-rest.tar.gz .
-    cp "$work"/wheels/apache_tvm_ffi-*.whl "$work"/wheels/mlc-*.whl .gpu2/
+    cp "$work"/wheels/apache_tvm_ffi-*.whl "$work"/wheels/ml_dtypes-*.whl \
+        "$work"/wheels/typing_extensions-*.whl "$work"/wheels/mlc-*.whl .gpu2/
     du -sh .gpu1 .gpu2
 }
 
