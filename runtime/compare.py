@@ -179,9 +179,10 @@ def _counter(say: Progress, name: str, repeat: int) -> Callable[[int], None]:
 
 def _row(name: str, match: Agreement, timing: Timing, ort_timing: Timing,
          compile_s: float, timing_kind: str = "host") -> TargetResult:
-    """A result row; the ratio to onnxruntime only when both clocks are this machine's (an
-    emulator's time over the host's is no speed ratio)."""
-    comparable = timing_kind == "host" and ort_timing.median_ms > 0
+    """A result row; the ratio to onnxruntime only when both are wall-clock times on this
+    machine (the host's, or a GPU's synchronised calls): an emulator's time over the host's is
+    no speed ratio."""
+    comparable = not timing_kind.startswith("emulated") and ort_timing.median_ms > 0
     ratio = timing.median_ms / ort_timing.median_ms if comparable else UNMEASURED
     return TargetResult(target=name, ok=match.ok, max_abs_err=match.max_abs_err,
                         max_rel_err=match.max_rel_err, median_ms=timing.median_ms,

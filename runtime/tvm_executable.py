@@ -62,6 +62,7 @@ class TvmExecutable(Executable):
             raise ArtifactError(f"TVM cannot load {path / manifest.library}: {reason}",
                                 hint="recompile the artifact with this mlc and TVM") from None
         self._main = self._vm["main"]
+        # a GPU's time is wall time too, so compare still gives its ratio to onnxruntime
         self.timing_kind = "host" if not self.is_gpu else "gpu (synchronised)"
         self._threads: int | None = None
         if threads is not None:

@@ -148,3 +148,15 @@ def test_reference_failure_is_an_error_of_the_whole_comparison(mlp, feeds):
     model = Model.from_graph(mlp.graph(), onnx_model=b"not an onnx model")
     with pytest.raises(MlcError, match="onnxruntime could not load"):
         compare(model, ["ref"], feeds, repeat=1, warmup=0)
+
+
+@pytest.mark.parametrize("clock, has_ratio", [("host", True), ("gpu (synchronised)", True),
+                                              ("emulated (QEMU mps2-an386)", False)])
+def test_ratio_to_onnxruntime_only_for_wall_clocks(clock, has_ratio):
+    from mlc.runtime.bench import Timing
+    from mlc.runtime.compare import _row
+
+    row = _row("t", agreement([np.ones(2)], [np.ones(2)]), Timing((2.0,)), Timing((4.0,)), 0.0,
+               clock)
+    assert row.timing == clock
+    assert row.ratio_to_ort == (0.5 if has_ratio else UNMEASURED)
