@@ -9,6 +9,7 @@ combination is caught here with a message naming the op and the numbers that dis
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -387,6 +388,44 @@ def _interpolate(x: np.ndarray, axis: int, out_len: int, coords: np.ndarray, sca
         w = weights[:, k].astype(x.dtype).reshape(shape)
         result = result + np.take(x, taps[:, k], axis=axis) * w
     return result
+
+
+@dataclass(frozen=True)
+class ResizeAxis:
+    """How a compiled kernel resamples one axis, from the registry's own coordinate code:
+    ``taps[o, t]`` source indices with ``weights[o, t]`` (None for nearest: one tap, no
+    arithmetic), and ``outside[o]`` (the outputs tf_crop_and_resize extrapolates, or None)."""
+
+    axis: int
+    taps: np.ndarray
+    weights: np.ndarray | None
+    outside: np.ndarray | None
+
+
+def resize_plan(shape: tuple[int, ...], attrs: dict, work: np.dtype) -> list[ResizeAxis] | None:
+    """The per-axis tables of ``resize`` on an input of ``shape``, in the order ``resize``
+    interpolates, skipping axes it leaves alone; None when ``resize`` is a plain copy. Backends
+    that compute them at compile time (loop IR, TVM) match the numpy kernel bit for bit."""
+    mode, transform = attrs["mode"], attrs["coordinate_transformation_mode"]
+    crop = transform == "tf_crop_and_resize"
+    if tuple(attrs["size"]) == tuple(shape) and not crop:  # onnxruntime copies
+        return None
+    plan = []
+    for axis, (out_len, scale) in enumerate(zip(attrs["size"], attrs["scales"])):
+        roi = (attrs["roi"][axis], attrs["roi"][axis + len(shape)]) if crop else (0.0, 1.0)
+        in_len = shape[axis]
+        if out_len == in_len and scale == 1.0 and roi == (0.0, 1.0):
+            continue
+        coords = _source_coords(out_len, in_len, scale, transform, roi)
+        outside = (coords < 0) | (coords > in_len - 1) if crop else None
+        if mode == "nearest":
+            index = _nearest_index(coords, attrs["nearest_mode"], scale, in_len)
+            plan.append(ResizeAxis(axis, index.reshape(-1, 1), None, outside))
+            continue
+        taps, weights = interpolation_taps(coords, in_len, mode, attrs["cubic_coeff_a"],
+                                           attrs["exclude_outside"])
+        plan.append(ResizeAxis(axis, taps, weights.astype(work), outside))
+    return plan
 
 
 @register("resize", inputs=["x"],

@@ -12,42 +12,14 @@ the common integer up/down-sampling stays affine (vectorizable) and needs no tab
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from mlc.ir.dtypes import DType
-from mlc.ops.shape import _nearest_index, _source_coords, interpolation_taps
+from mlc.ops.shape import ResizeAxis, resize_plan
 
 from .. import ir
 from ..ir import Expr
 from . import compute
-
-
-@dataclass(frozen=True)
-class _Axis:
-    """How one axis is resampled: ``taps[o, t]`` source indices with ``weights[o, t]`` (None
-    for nearest: one tap, no arithmetic), and ``outside[o]`` for tf_crop_and_resize."""
-
-    taps: np.ndarray
-    weights: np.ndarray | None
-    outside: np.ndarray | None
-
-
-def _plan(in_len: int, out_len: int, scale: float, attrs: dict, roi: tuple[float, float],
-          work: np.dtype) -> _Axis:
-    """The registry's ``_interpolate`` tables for one axis."""
-    mode, transform = attrs["mode"], attrs["coordinate_transformation_mode"]
-    coords = _source_coords(out_len, in_len, scale, transform, roi)
-    outside = None
-    if transform == "tf_crop_and_resize":
-        outside = (coords < 0) | (coords > in_len - 1)
-    if mode == "nearest":
-        index = _nearest_index(coords, attrs["nearest_mode"], scale, in_len)
-        return _Axis(index.reshape(-1, 1), None, outside)
-    taps, weights = interpolation_taps(coords, in_len, mode, attrs["cubic_coeff_a"],
-                                       attrs["exclude_outside"])
-    return _Axis(taps, weights.astype(work), outside)
 
 
 def _affine(column: np.ndarray, o: Expr) -> Expr | None:
@@ -68,22 +40,15 @@ def lower_resize(ctx, node, k, idx) -> Expr:
     x = node.inputs[0]
     a = node.attrs
     out = node.outputs[0]
-    rank = len(x.shape)
-    crop = a["coordinate_transformation_mode"] == "tf_crop_and_resize"
-    if tuple(a["size"]) == tuple(x.shape) and not crop:
-        return ctx.load(x, idx)  # onnxruntime copies, even if a scale is not exactly 1
     work = DType.float32 if a["mode"] != "nearest" and x.dtype == DType.float16 else x.dtype
-    axes: list[tuple[int, _Axis]] = []
-    for axis, (out_len, scale) in enumerate(zip(a["size"], a["scales"])):
-        roi = (a["roi"][axis], a["roi"][axis + rank]) if crop else (0.0, 1.0)
-        if out_len == x.shape[axis] and scale == 1.0 and roi == (0.0, 1.0):
-            continue
-        axes.append((axis, _plan(x.shape[axis], out_len, scale, a, roi, work.numpy)))
+    axes = resize_plan(tuple(x.shape), a, work.numpy)
+    if axes is None:
+        return ctx.load(x, idx)  # onnxruntime copies, even if a scale is not exactly 1
 
     def table(name: str, axis: int, array: np.ndarray) -> ir.Buffer:
         return ctx.constant(f"{out.name}_{name}{axis}", array)
 
-    def tap(axis: int, plan: _Axis, t: int) -> Expr:
+    def tap(axis: int, plan: ResizeAxis, t: int) -> Expr:
         column = plan.taps[:, t]
         if plan.weights is None:
             expr = _affine(column, idx[axis])
@@ -96,7 +61,8 @@ def lower_resize(ctx, node, k, idx) -> Expr:
         """The tensor after resizing axes[:j], at ``source`` (resized axes hold output indices)."""
         if j == 0:
             return ir.cast(work, ctx.load(x, source))
-        axis, plan = axes[j - 1]
+        plan = axes[j - 1]
+        axis = plan.axis
 
         def at(t: int) -> Expr:
             return value(j - 1, source[:axis] + (tap(axis, plan, t),) + source[axis + 1:])

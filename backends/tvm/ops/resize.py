@@ -10,46 +10,23 @@ registry, axes are interpolated one after the other, the weighted taps summed in
 
 from __future__ import annotations
 
+import numpy as np
 from tvm import te, tirx
 
-from mlc.ops.shape import _nearest_index, _source_coords, interpolation_taps
+from mlc.ops.shape import resize_plan
 
 from . import te_op
 from .common import const, dtype_of, lookup, work_dtype
-
-
-def _plan(in_len: int, out_len: int, scale: float, attrs: dict, roi: tuple[float, float],
-          work: str):
-    """(taps[o, t], weights[o, t] or None for nearest, outside[o] or None) for one axis."""
-    mode, transform = attrs["mode"], attrs["coordinate_transformation_mode"]
-    coords = _source_coords(out_len, in_len, scale, transform, roi)
-    outside = None
-    if transform == "tf_crop_and_resize":
-        outside = (coords < 0) | (coords > in_len - 1)
-    if mode == "nearest":
-        index = _nearest_index(coords, attrs["nearest_mode"], scale, in_len)
-        return index.reshape(-1, 1), None, outside
-    taps, weights = interpolation_taps(coords, in_len, mode, attrs["cubic_coeff_a"],
-                                       attrs["exclude_outside"])
-    return taps, weights.astype(work), outside
 
 
 @te_op("resize")
 def _resize(node, args):
     x = args[0]
     a = node.attrs
-    rank = len(x.shape)
-    shape = [int(d) for d in x.shape]
-    crop = a["coordinate_transformation_mode"] == "tf_crop_and_resize"
-    if tuple(a["size"]) == tuple(shape) and not crop:  # onnxruntime copies, as the registry
-        return te.compute(x.shape, lambda *i: x(*i), name="resize", tag="injective")
     work = work_dtype(dtype_of(x)) if a["mode"] != "nearest" else dtype_of(x)
-    axes = []
-    for axis, (out_len, scale) in enumerate(zip(a["size"], a["scales"])):
-        roi = (a["roi"][axis], a["roi"][axis + rank]) if crop else (0.0, 1.0)
-        if out_len == shape[axis] and scale == 1.0 and roi == (0.0, 1.0):
-            continue
-        axes.append((axis, _plan(shape[axis], out_len, scale, a, roi, work)))
+    axes = resize_plan(tuple(int(d) for d in x.shape), a, np.dtype(work))
+    if axes is None:  # onnxruntime copies, as the registry does
+        return te.compute(x.shape, lambda *i: x(*i), name="resize", tag="injective")
 
     def element(*idx):
         def value(j: int, source: tuple) -> tirx.PrimExpr:
@@ -57,7 +34,8 @@ def _resize(node, args):
             if j == 0:
                 v = x(*source)
                 return v if dtype_of(v) == work else tirx.Cast(work, v)
-            axis, (taps, weights, outside) = axes[j - 1]
+            plan = axes[j - 1]
+            axis, taps, weights, outside = plan.axis, plan.taps, plan.weights, plan.outside
             o = idx[axis]
 
             def at(t: int) -> tirx.PrimExpr:
