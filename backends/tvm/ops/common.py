@@ -45,6 +45,29 @@ def work_dtype(dtype: str) -> str:
     return "float32" if dtype == "float16" else dtype
 
 
+def widen(x: te.Tensor) -> te.Tensor:
+    """``x`` in its work dtype (float16 as float32), or ``x`` itself."""
+    wide = work_dtype(dtype_of(x))
+    if wide == dtype_of(x):
+        return x
+    return te.compute(x.shape, lambda *i: tirx.Cast(wide, x(*i)), name="widen", tag="elemwise")
+
+
+def narrow(y: te.Tensor, dtype: str) -> te.Tensor:
+    """``y`` cast back to ``dtype`` after computing wide, or ``y`` itself."""
+    if dtype_of(y) == dtype:
+        return y
+    return te.compute(y.shape, lambda *i: tirx.Cast(dtype, y(*i)), name="narrow", tag="elemwise")
+
+
+def element_count(x: te.Tensor, axes) -> int:
+    """How many elements of ``x`` one reduction over ``axes`` combines."""
+    count = 1
+    for axis in axes:
+        count *= int(x.shape[axis])
+    return count
+
+
 def unary(x: te.Tensor, fn: Callable[[tirx.PrimExpr], tirx.PrimExpr], name: str,
           dtype: str | None = None) -> te.Tensor:
     """out[i] = fn(x[i]), computed in float32 for float16 inputs and cast back."""

@@ -5,14 +5,9 @@ from __future__ import annotations
 from tvm import te, tirx, topi
 
 from . import te_op
-from .common import broadcast_index, broadcast_shape, const, dtype_of, work_dtype
-from .reduce import extreme
-
-
-def _narrow(y: te.Tensor, dtype: str) -> te.Tensor:
-    if dtype_of(y) == dtype:
-        return y
-    return te.compute(y.shape, lambda *i: tirx.Cast(dtype, y(*i)), name="narrow", tag="elemwise")
+from .common import (broadcast_index, broadcast_shape, const, dtype_of, narrow, widen,
+                     work_dtype)
+from .reduce import reduce_over
 
 
 def _add_channel_bias(y: te.Tensor, b: te.Tensor | None) -> te.Tensor:
@@ -32,7 +27,7 @@ def _conv2d(node, args):
     else:
         y = topi.nn.group_conv2d_nchw(x, w, a["strides"], a["pads"], a["dilations"], a["group"],
                                       out_dtype=acc)
-    return _narrow(_add_channel_bias(y, b), dtype_of(x))
+    return narrow(_add_channel_bias(y, b), dtype_of(x))
 
 
 @te_op("matmul")
@@ -59,7 +54,7 @@ def _matmul(node, args):
     out_shape = list(batch) + ([m] if len(a_shape) > 1 else []) + ([n] if len(b_shape) > 1 else [])
     if len(out_shape) != len(batch) + 2:
         y = topi.reshape(y, out_shape)
-    return _narrow(y, dtype_of(a))
+    return narrow(y, dtype_of(a))
 
 
 @te_op("gemm")
@@ -95,13 +90,10 @@ def _pool(node, args, kind: str):
     a = node.attrs
     dilations = a.get("dilations", (1, 1))
     x = args[0]
-    wide = work_dtype(dtype_of(x))
-    if wide != dtype_of(x):
-        x = te.compute(x.shape, lambda *i: tirx.Cast(wide, x(*i)), name="widen", tag="elemwise")
-    y = topi.nn.pool2d(x, a["kernel"], a["strides"], dilations, a["pads"], kind,
+    y = topi.nn.pool2d(widen(x), a["kernel"], a["strides"], dilations, a["pads"], kind,
                        ceil_mode=a["ceil_mode"], layout="NCHW",
                        count_include_pad=a.get("count_include_pad", False))
-    return _narrow(y, args[0].dtype)
+    return narrow(y, dtype_of(x))
 
 
 @te_op("max_pool2d")
@@ -116,19 +108,7 @@ def _avg_pool2d(node, args):
 
 def _global_pool(node, args, kind: str):
     x = args[0]
-    axes = list(range(2, len(x.shape)))
-    wide = work_dtype(dtype_of(x))
-    src = x if wide == dtype_of(x) else te.compute(x.shape, lambda *i: tirx.Cast(wide, x(*i)),
-                                               name="widen", tag="elemwise")
-    if kind == "max":
-        return _narrow(extreme(src, axes, True, largest=True), dtype_of(x))
-    count = 1
-    for axis in axes:
-        count *= int(x.shape[axis])
-    total = topi.sum(src, axis=axes, keepdims=True)
-    mean = te.compute(total.shape, lambda *i: total(*i) / tirx.const(count, wide), name="mean",
-                      tag="elemwise")
-    return _narrow(mean, dtype_of(x))
+    return reduce_over(x, list(range(2, len(x.shape))), True, kind)
 
 
 @te_op("global_avg_pool")
@@ -192,4 +172,4 @@ def _conv2d_transpose(node, args):
         return te.sum(v, axis=[rc, ri, rj])
 
     y = te.compute(shape, element, name="conv2d_transpose", tag="conv2d_transpose")
-    return _narrow(_add_channel_bias(y, b), dtype_of(x))
+    return narrow(_add_channel_bias(y, b), dtype_of(x))

@@ -13,49 +13,37 @@ from mlc.ops.common import normalize_axis
 from mlc.ops.reduce import reduced_axes
 
 from . import te_op
-from .common import broadcast_index, const, dtype_of, is_float, work_dtype
-
-
-def _widen(x: te.Tensor) -> te.Tensor:
-    wide = work_dtype(dtype_of(x))
-    if wide == dtype_of(x):
-        return x
-    return te.compute(x.shape, lambda *i: tirx.Cast(wide, x(*i)), name="widen", tag="elemwise")
+from .common import broadcast_index, const, dtype_of, element_count, is_float, narrow, widen
 
 
 def _map(y: te.Tensor, fn, name: str) -> te.Tensor:
     return te.compute(y.shape, lambda *i: fn(y(*i), i), name=name, tag="elemwise")
 
 
-def _count(x: te.Tensor, axes) -> int:
-    count = 1
-    for axis in axes:
-        count *= int(x.shape[axis])
-    return count
-
-
 def _reduce(node, args, kind: str):
     x = args[0]
     axes = list(reduced_axes(node.attrs["axes"], len(x.shape), node.op))
-    keep = node.attrs["keepdims"]
-    if _count(x, axes) == 0:
+    return reduce_over(x, axes, node.attrs["keepdims"], kind)
+
+
+def reduce_over(x: te.Tensor, axes: list[int], keep: bool, kind: str) -> te.Tensor:
+    """The registry's reduce_``kind`` (sum, mean, max, min) of ``x`` over ``axes``."""
+    if element_count(x, axes) == 0:
         return _empty_reduction(x, axes, keep, kind)
     if dtype_of(x) == "bool":  # max is any, min is all
         as_int = te.compute(x.shape, lambda *i: tirx.Cast("int8", x(*i)), name="widen")
         fn = topi.max if kind == "max" else topi.min
         y = fn(as_int, axis=axes, keepdims=keep)
         return _map(y, lambda v, i: v != const(0, "int8"), "to_bool")
-    src = _widen(x)
+    src = widen(x)
     if kind in ("max", "min"):
-        return _narrow(extreme(src, axes, keep, largest=kind == "max"), dtype_of(x))
+        return narrow(extreme(src, axes, keep, largest=kind == "max"), dtype_of(x))
     total = topi.sum(src, axis=axes, keepdims=keep)
     if kind == "sum":
-        return _narrow(total, dtype_of(x))
-    count = _count(x, axes)
+        return narrow(total, dtype_of(x))
+    count = element_count(x, axes)
     if is_float(dtype_of(x)):
-        return _narrow(_map(total, lambda v, i: v / const(count, dtype_of(v)), "mean"), dtype_of(x))
-    if count == 0:
-        return _map(total, lambda v, i: const(0, dtype_of(v)), "mean")
+        return narrow(_map(total, lambda v, i: v / const(count, dtype_of(v)), "mean"), dtype_of(x))
     return _map(total, lambda v, i: tirx.truncdiv(v, const(count, dtype_of(v))), "mean")
 
 
@@ -116,12 +104,6 @@ def extreme(x: te.Tensor, axes, keepdims: bool, largest: bool) -> te.Tensor:
                       tag="elemwise")
 
 
-def _narrow(y: te.Tensor, dtype: str) -> te.Tensor:
-    if dtype_of(y) == dtype:
-        return y
-    return te.compute(y.shape, lambda *i: tirx.Cast(dtype, y(*i)), name="narrow", tag="elemwise")
-
-
 for _kind in ("sum", "mean", "max", "min"):
     te_op(f"reduce_{_kind}")(lambda node, args, kind=_kind: _reduce(node, args, kind))
 
@@ -129,7 +111,7 @@ for _kind in ("sum", "mean", "max", "min"):
 def _row_stats(x: te.Tensor, axis: int):
     """The stable softmax pieces along ``axis``: shifted values' exp and their sum."""
     shape = [int(d) for d in x.shape]
-    src = _widen(x)
+    src = widen(x)
     r = te.reduce_axis((0, shape[axis]), name="r")
 
     def at(i, value):
@@ -154,7 +136,7 @@ def _softmax(node, args):
     axis = normalize_axis(node.attrs["axis"], len(x.shape), "softmax")
     _, expo, total, at = _row_stats(x, axis)
     y = te.compute(x.shape, lambda *i: expo(*i) / total[at(i, 0)], name="softmax")
-    return _narrow(y, dtype_of(x))
+    return narrow(y, dtype_of(x))
 
 
 @te_op("log_softmax")
@@ -164,7 +146,7 @@ def _log_softmax(node, args):
     shifted, _, total, at = _row_stats(x, axis)
     y = te.compute(x.shape, lambda *i: shifted(*i) - tirx.log(total[at(i, 0)]),
                    name="log_softmax")
-    return _narrow(y, dtype_of(x))
+    return narrow(y, dtype_of(x))
 
 
 @te_op("layer_norm")
@@ -174,8 +156,8 @@ def _layer_norm(node, args):
     start = normalize_axis(node.attrs["axis"], rank, "layer_norm")
     shape = [int(d) for d in x.shape]
     inner = shape[start:]
-    count = _count(x, range(start, rank))
-    src = _widen(x)
+    count = element_count(x, range(start, rank))
+    src = widen(x)
     wide = dtype_of(src)
 
     def reduce_axes(tag: str):
@@ -216,7 +198,7 @@ def _lrn(node, args):
     size = a["size"]
     below = (size - 1) // 2
     channels = int(x.shape[1])
-    src = _widen(x)
+    src = widen(x)
     wide = dtype_of(src)
     r = te.reduce_axis((0, size), name="r")
 
@@ -237,7 +219,7 @@ def _lrn(node, args):
 def _batch_norm(node, args):
     x, scale, bias, mean, var = args
     eps = node.attrs["epsilon"]
-    src = _widen(x)
+    src = widen(x)
     wide = dtype_of(src)
 
     def element(n, c, *rest):
