@@ -131,15 +131,22 @@ FUSED = {
 }
 
 
-def graph_cases():
-    cases = []
+def graph_specs() -> dict:
+    """name -> (graph, feeds) for every entry of GRAPHS and FUSED (the latter fused)."""
+    specs = {}
     for name, spec in {**GRAPHS, **FUSED}.items():
         op, shapes, *rest = spec
         attrs = rest[0] if len(rest) > 0 else None
         dtypes = rest[1] if len(rest) > 1 else None
         consts = rest[2] if len(rest) > 2 else ()
         override = rest[3] if len(rest) > 3 else None
-        graph, feeds = op_case(op, shapes, attrs, dtypes, consts, override, name in FUSED)
+        specs[name] = op_case(op, shapes, attrs, dtypes, consts, override, name in FUSED)
+    return specs
+
+
+def graph_cases():
+    cases = []
+    for name, (graph, feeds) in graph_specs().items():
         env = {**feeds, **run_traced(graph, feeds)}
         for node in graph.nodes:
             kernel = lower_node(node)

@@ -27,7 +27,7 @@ from mlc.interp import run as interpret  # noqa: E402
 from mlc.ir import DType, GraphBuilder  # noqa: E402
 from mlc.runtime import load  # noqa: E402
 from mlc.testing.node_batch import merge  # noqa: E402
-from tests.codegen_cases import FUSED, GRAPHS, assert_matches, op_case  # noqa: E402
+from tests.codegen_cases import assert_matches, graph_specs  # noqa: E402
 
 from .gpu_kernels import assert_one_kernel_per_group  # noqa: E402
 
@@ -37,20 +37,7 @@ def test_every_lowered_op_has_a_te_compute():
     assert not missing, f"ops the loop backend lowers but TVM cannot compute: {missing}"
 
 
-def _graph_cases() -> dict:
-    """name -> (graph, feeds), built as tests/codegen_cases.py's graph_cases() builds them."""
-    cases = {}
-    for name, spec in {**GRAPHS, **FUSED}.items():
-        op, shapes, *rest = spec
-        attrs = rest[0] if len(rest) > 0 else None
-        dtypes = rest[1] if len(rest) > 1 else None
-        consts = rest[2] if len(rest) > 2 else ()
-        override = rest[3] if len(rest) > 3 else None
-        cases[name] = op_case(op, shapes, attrs, dtypes, consts, override, name in FUSED)
-    return cases
-
-
-CASES = _graph_cases()
+CASES = graph_specs()  # built as the llvm and c codegen tests build them
 
 
 def _rtol(graph) -> float:
