@@ -48,7 +48,8 @@ from mlc.inputs import make_feeds
 from mlc.runtime import Model, agreement, get_target, target_names
 from mlc.runtime.bench import Timing
 from mlc.stats import graph_stats
-from mlc.testing.bench import MAX_ROUNDS, System, one_line, print_wide, run_rounds
+from mlc.testing.bench import (System, add_round_options, check_round_options, one_line,
+                               print_wide, run_rounds)
 from mlc.testing.models import model_path, select_models
 from mlc.testing.peak import measure_peak_gflops
 
@@ -285,11 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--models", help="comma-separated model names (default: the light CNNs "
                                          "and the zoo's conv models)")
-    parser.add_argument("--repeat", type=int, default=10, help="timed rounds (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed rounds (default 2)")
-    parser.add_argument("--min-time", type=float, default=1.0,
-                        help="go on past --repeat until the timed rounds took this many seconds "
-                             f"(at most {MAX_ROUNDS} rounds; default 1.0)")
+    add_round_options(parser, repeat=10, warmup=2)
     parser.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
     parser.add_argument("--no-tvm", action="store_true", help="skip TVM")
     args = parser.parse_args(argv)
@@ -298,8 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         threads = parse_threads(args.threads)
     except ValueError as err:
         parser.error(str(err))
-    if args.repeat < 1 or args.warmup < 0 or args.min_time < 0:
-        parser.error("--repeat must be ≥ 1, --warmup and --min-time ≥ 0")
+    check_round_options(parser, args)
     if not args.no_tvm:  # before TVM creates its thread pool, whose size this caps
         os.environ["TVM_NUM_THREADS"] = str(max(threads))
     with_tvm = not args.no_tvm and tvm_available()

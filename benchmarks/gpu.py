@@ -40,7 +40,8 @@ from typing import Callable
 
 import numpy as np
 
-from mlc.testing.bench import MAX_ROUNDS, System, one_line, print_wide, run_rounds
+from mlc.testing.bench import (System, add_round_options, check_round_options, one_line,
+                               print_wide, run_rounds)
 
 SYSTEMS = ("mlc", "tvm", "torch")
 DEFAULT_MODELS = ["digits_mlp", "digits_cnn", "kws_dscnn", "ic_resnet8", "vww_mobilenet_v1_025",
@@ -240,17 +241,12 @@ def main(argv: list[str] | None = None) -> int:
                                          "light models)")
     parser.add_argument("--target", choices=("cuda", "tvm-llvm"), default="cuda")
     parser.add_argument("--arch", default="sm_90", help="cuda: the GPU architecture (sm_90)")
-    parser.add_argument("--repeat", type=int, default=50, help="timed rounds (default 50)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed rounds (default 5)")
-    parser.add_argument("--min-time", type=float, default=1.0,
-                        help="go on past --repeat until the timed rounds took this many seconds "
-                             f"(at most {MAX_ROUNDS} rounds; default 1.0)")
+    add_round_options(parser, repeat=50, warmup=5)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--build", metavar="DIR", help="only build the artifacts into DIR")
     mode.add_argument("--artifacts", metavar="DIR", help="only time the artifacts built in DIR")
     args = parser.parse_args(argv)
-    if args.repeat < 1 or args.warmup < 0 or args.min_time < 0:
-        parser.error("--repeat must be ≥ 1, --warmup and --min-time ≥ 0")
+    check_round_options(parser, args)
     say = (lambda text: print(text, file=sys.stderr, flush=True))
     if args.artifacts:
         folder = Path(args.artifacts)

@@ -36,6 +36,23 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
 
 
+def add_round_options(parser, *, repeat: int, warmup: int) -> None:
+    """``--repeat``, ``--warmup`` and ``--min-time``: how a benchmark's ``run_rounds`` go."""
+    parser.add_argument("--repeat", type=int, default=repeat,
+                        help=f"timed rounds (default {repeat})")
+    parser.add_argument("--warmup", type=int, default=warmup,
+                        help=f"untimed rounds (default {warmup})")
+    parser.add_argument("--min-time", type=float, default=1.0,
+                        help="go on past --repeat until the timed rounds took this many seconds "
+                             f"(at most {MAX_ROUNDS} rounds; default 1.0)")
+
+
+def check_round_options(parser, args) -> None:
+    """A usage error for round options ``run_rounds`` cannot honour."""
+    if args.repeat < 1 or args.warmup < 0 or args.min_time < 0:
+        parser.error("--repeat must be ≥ 1, --warmup and --min-time ≥ 0")
+
+
 def run_rounds(systems: dict[str, System], feeds, t: int, *, repeat: int, warmup: int,
                min_time: float, say: Callable[[int], None]) -> int:
     """Round-robin at ``t`` threads: each round calls every system's runner once, timing only
