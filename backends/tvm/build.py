@@ -113,7 +113,7 @@ def compile_tvm(graph: Graph, out_dir: str | os.PathLike, target_name: str,
         library.pop("kernel_names", None)
         manifest = Manifest.for_graph(
             optimised, target_name, library="model.so", passes=tuple(passes),
-            weight_bytes=_weight_bytes(optimised),
+            weight_bytes=sum(v.type.nbytes for v in optimised.constants.values()),
             options={"level": options.level, "tvm_version": tvm.__version__,
                      "tvm_target": json.loads(str(target)), "schedule": schedule,
                      "kernels": len(program.kernel_groups), "groups": groups, **library},
@@ -265,13 +265,3 @@ def _compile_fatbin(nvcc: str, source: Path, out: Path, arch: str) -> None:
             result.stderr.splitlines() or ["(no output)"]
         raise TvmCompileError(f"nvcc could not compile the generated kernels: {lines[0]}",
                               hint="this is a bug in mlc's TVM lowering; please report it")
-
-
-def _weight_bytes(graph: Graph) -> int:
-    seen, total = set(), 0
-    for node in graph.nodes:
-        for value in node.inputs:
-            if value is not None and value.is_const and id(value) not in seen:
-                seen.add(id(value))
-                total += value.type.nbytes
-    return total
