@@ -22,6 +22,7 @@ from .artifact import ArtifactError, Manifest
 from .loader import Executable
 
 _FATBINS: dict[str, bytes] = {}  # CUDA source digest -> its ahead-of-time binary
+_POOL = {"threads": None}  # the size TVM's one process-wide CPU thread pool was last given
 
 
 class DeviceUnavailable(MlcError):
@@ -80,9 +81,17 @@ class TvmExecutable(Executable):
             raise FeedError(f"threads must be a positive integer, got {threads!r}")
         if self.is_gpu:
             return 1
-        self._tvm.get_global_func("runtime.config_threadpool")(1, threads)
         self._threads = threads
+        self._size_pool()
         return threads
+
+    def _size_pool(self) -> None:
+        """Give TVM's pool this executable's size, if another one (or nothing) set it last:
+        resizing costs microseconds, as much as a small model's whole run. (A resize made
+        outside mlc.runtime is not seen.)"""
+        if self._threads is not None and _POOL["threads"] != self._threads:
+            self._tvm.get_global_func("runtime.config_threadpool")(1, self._threads)
+            _POOL["threads"] = self._threads
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         arrays = self._device_inputs(self._check_feeds(feeds))
@@ -96,8 +105,7 @@ class TvmExecutable(Executable):
         return [self._tvm.runtime.tensor(a, self.device) for a in arrays]
 
     def _call(self, arrays: list) -> list:
-        if self._threads is not None:  # another Executable may have resized the shared pool
-            self._tvm.get_global_func("runtime.config_threadpool")(1, self._threads)
+        self._size_pool()  # another Executable may have resized the shared pool
         outputs = self._main(*arrays)
         self.device.sync()
         # mlc's modules return a tuple; TVM's own ONNX path returns a lone output bare
