@@ -49,3 +49,10 @@ class ParseError(MlcError):
     def one_line(self) -> str:
         first = self.message.splitlines()[0] if self.message else ""
         return MlcError(first, self.hint).one_line()
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of a third-party exception's message (onnxruntime's and TVM's
+    go on for pages: a C++ trace, the offending TIR), or its type's name when it has none."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -16,7 +16,7 @@ from typing import Callable, ClassVar, Mapping
 
 import numpy as np
 
-from mlc.errors import MlcError
+from mlc.errors import MlcError, first_line
 
 from .bench import Timing, time_runs
 from .model import Model
@@ -145,7 +145,7 @@ class _OrtRunner(Runner):
         try:
             return [np.asarray(o) for o in self.session.run(None, named)]
         except Exception as exc:
-            raise TargetError(f"onnxruntime failed to run the model: {_first_line(exc)}") from None
+            raise TargetError(f"onnxruntime failed to run the model: {first_line(exc)}") from None
 
 
 def ort_session(source: str | bytes, threads: int):
@@ -162,12 +162,7 @@ def ort_session(source: str | bytes, threads: int):
         return ort.InferenceSession(source, sess_options=options,
                                     providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise TargetError(f"onnxruntime could not load the model: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise TargetError(f"onnxruntime could not load the model: {first_line(exc)}") from None
 
 
 @register_target

@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from mlc.errors import MlcError
+from mlc.errors import MlcError, first_line
 
 from .artifact import ArtifactError, Manifest
 from .loader import Executable
@@ -58,9 +58,8 @@ class TvmExecutable(Executable):
             library = tvm.runtime.load_module(str(path / manifest.library))
             self._vm = relax.VirtualMachine(library, self.device)
         except Exception as exc:  # TVM's loader raises its own C++ error types
-            reason = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()),
-                          type(exc).__name__)
-            raise ArtifactError(f"TVM cannot load {path / manifest.library}: {reason}",
+            raise ArtifactError(f"TVM cannot load {path / manifest.library}: "
+                                f"{first_line(exc)}",
                                 hint="recompile the artifact with this mlc and TVM") from None
         self._main = self._vm["main"]
         # a GPU's time is wall time too, so compare still gives its ratio to onnxruntime

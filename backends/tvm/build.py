@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlc.errors import MlcError
+from mlc.errors import MlcError, first_line
 from mlc.ir import Graph
 from mlc.runtime.artifact import ArtifactWriter, Manifest
 
@@ -151,7 +151,7 @@ def _schedule(module, target, trials: int, work_dir: Path):
                     params={}, work_dir=str(work_dir), max_trials_global=trials)(module)
                 module = relax.transform.MetaScheduleApplyDatabase(str(work_dir))(module)
             except Exception as exc:  # TVM's tuner raises its own C++-wrapped errors
-                raise TvmCompileError(f"MetaSchedule tuning failed: {_first_line(exc)}",
+                raise TvmCompileError(f"MetaSchedule tuning failed: {first_line(exc)}",
                                       hint="compile without --tune to use the default "
                                            "schedules") from None
         module = default_schedule(target)(module)  # whatever tuning left unscheduled
@@ -202,15 +202,9 @@ def _build(module, target):
     try:
         return relax.build(module, target, relax_pipeline=lower)
     except Exception as exc:  # TVM raises its own error types from C++
-        raise TvmCompileError(f"TVM failed to build the model: {_first_line(exc)}",
+        raise TvmCompileError(f"TVM failed to build the model: {first_line(exc)}",
                               hint="this is a bug in mlc's TVM lowering; please report it "
                                    "with the model") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    """TVM's messages start with the reason and go on with pages of TIR; keep the reason."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def _device_source(executable, kind: str) -> str:

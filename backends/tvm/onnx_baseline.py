@@ -14,10 +14,11 @@ import os
 import time
 from pathlib import Path
 
+from mlc.errors import first_line
 from mlc.runtime.artifact import ArtifactWriter, Manifest
 
 from . import require_tvm
-from .build import DEFAULT_ARCH, TvmCompileError, _first_line, tvm_target, write_library
+from .build import DEFAULT_ARCH, TvmCompileError, tvm_target, write_library
 
 
 def build_onnx_baseline(model_path: str | os.PathLike, out_dir: str | os.PathLike,
@@ -40,7 +41,7 @@ def build_onnx_baseline(model_path: str | os.PathLike, out_dir: str | os.PathLik
         executable = relax.build(module, target,
                                  relax_pipeline=relax.get_default_pipeline(target))
     except Exception as exc:  # TVM's frontend refusing a model is a finding, not a crash
-        raise TvmCompileError(f"TVM's ONNX path failed on {model_path}: {_first_line(exc)}")
+        raise TvmCompileError(f"TVM's ONNX path failed on {model_path}: {first_line(exc)}")
     with ArtifactWriter(out_dir) as writer:
         library = write_library(executable, Path(writer.path), target_name, arch)
         library.pop("kernel_names", None)
