@@ -1,0 +1,28 @@
+"""The generic Registry every op, pass, converter, lowering and target table is built on."""
+
+import pytest
+
+from mlc.registry import Registry
+
+
+def test_entries_keep_registration_order_and_refuse_a_second_entry():
+    reg: Registry[int] = Registry("widget")
+    one, two = object(), object()
+    reg.add("b", one)
+    reg.add("a", two)
+    assert reg.names() == ["b", "a"]
+    assert reg.get("b") is one and reg.get("missing") is None
+    reg.add("b", one)  # the same entry again: a re-import, harmless
+    with pytest.raises(ValueError, match="widget b registered twice"):
+        reg.add("b", object())
+    reg.remove("b")
+    assert "b" not in reg and len(reg) == 1
+
+
+def test_load_runs_once_before_the_first_read_and_may_register():
+    calls = []
+    reg: Registry[str] = Registry("thing", load=lambda: (calls.append(1), reg.add("x", "X")))
+    reg.add("y", "Y")  # adding does not load: modules register while the loader imports them
+    assert calls == []
+    assert reg.items() == [("y", "Y"), ("x", "X")]
+    assert list(reg) == ["y", "x"] and calls == [1]
