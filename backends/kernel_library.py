@@ -20,7 +20,7 @@ from mlc.backends.loop.evaluate import EvaluationError
 from mlc.backends.loop.ir import Kernel
 from mlc.backends.loop.scratch import STACK_LIMIT_BYTES, workspace_bytes
 from mlc.runtime.bench import time_runs
-from mlc.runtime.loader import aligned_empty
+from mlc.backends.toolchain.abi import aligned_empty
 
 ENTRY = "mlc_kernel_entry"
 

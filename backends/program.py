@@ -11,26 +11,24 @@ once; the renderers only differ in how they spell ``mlc_run`` and the weights.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
-from mlc.errors import MlcError
 from mlc.ir import Graph
 from mlc.ir.graph import Node, Value
 from mlc.memory import plan_memory
 from mlc.memory.plan import MemoryPlan
 
-from .loop import Kernel, lower_node, verify_kernel
-from .loop.schedule import Schedules
+from .loop import Kernel, lower_node, print_kernel, verify_kernel
+from .loop.schedule import Schedules, default_schedules
 from .loop.scratch import STACK_LIMIT_BYTES, workspace_bytes
+from .options import CompileError, LoopOptions
+from .toolchain.host import host_target
 
 # Where a kernel argument lives: ("input", i), ("output", i), ("arena", byte offset) or
 # ("weights", byte offset in the weight blob).
 Location = tuple[str, int]
-
-
-class CompileError(MlcError):
-    """The model cannot be compiled for this target (an option or a graph the target rejects)."""
 
 
 @dataclass
@@ -118,8 +116,19 @@ def build_program(graph: Graph, *, level: str, schedules: Schedules, memory_stra
                    workspace, arena_bytes, stack_limit)
 
 
+def host_schedules(options: LoopOptions) -> Schedules:
+    """The schedules for this machine's vector ISA, with the user's overrides."""
+    return default_schedules(host_target().isa).with_overrides(options.schedule)
+
+
+def write_loop_ir(folder: Path, program: Program) -> None:
+    """``--emit loop-ir``: every kernel of the program, in call order, as ``model.loop``."""
+    text = "\n\n".join(print_kernel(step.kernel) for step in program.steps)
+    (folder / "model.loop").write_text(text + "\n")
+
+
 def optimise(graph: Graph, level: str) -> tuple[Graph, list[str]]:
-    """A copy of ``graph`` after the pipeline ``level`` (O0..O3 or pass specs), and the specs."""
+    """A copy of ``graph`` after the pipeline ``level`` (a level or pass specs), and the specs."""
     from mlc.ir.clone import clone_graph
     from mlc.passes import PassManager, parse_pipeline
 

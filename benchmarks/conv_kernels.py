@@ -24,7 +24,7 @@ from onnx import TensorProto, helper, numpy_helper
 from mlc.backends.loop import lower_node
 from mlc.backends.loop.schedule import default_schedules
 from mlc.runtime.bench import time_runs
-from mlc.backends.llvm.host import host_target
+from mlc.backends.toolchain.host import host_target
 from mlc.backends.llvm.kernel_library import KernelLibrary
 from mlc.ir import GraphBuilder
 

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         names = select_models(args.models)
     except ValueError as err:
         parser.error(str(err))
-    from mlc.runtime.mcu import CORES
+    from mlc.backends.toolchain.cortex_m import CORES
 
     cores = [c.strip() for c in args.cores.split(",") if c.strip()]
     unknown = [c for c in cores if c not in CORES]

@@ -166,9 +166,13 @@ def _json_scalar(x: Any) -> Any:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(mlc.__version__, "--version", "-V", prog_name="mlc")
-def cli() -> None:
-    """mlc: import ONNX models, inspect and optimise them, run them and compare them with
-    onnxruntime."""
+@click.option("--plugin", "plugins", multiple=True, metavar="PLUGIN.py",
+              help="Import a Python file first, so the passes and targets it registers can be "
+                   "used by the command (repeatable).")
+def cli(plugins: Sequence[str]) -> None:
+    """mlc: import ONNX models, inspect and optimise them, compile them for a target, run them
+    and compare them with onnxruntime."""
+    _load_plugins(plugins)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ one ``error:`` line with exit status 1.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Sequence
 
 import click
@@ -17,13 +18,23 @@ from mlc.cli import (_echo_json, _input_options, _json_option, _model, _pipeline
                      _Progress, _shape_option, _stdout_console, cli)
 from mlc.inputs import make_feeds, parse_input_specs
 
-def _compile_targets() -> tuple[str, ...]:
-    from mlc.runtime.mcu import CORES
 
-    return ("llvm", "c", *(f"c-{cpu}" for cpu in CORES), "tvm-llvm", "cuda")
+class TargetChoice(click.Choice):
+    """``-t TARGET``: the compile targets of the registry, read when the command runs (not when
+    it is defined), so a target a ``--plugin`` registers is a valid choice and shows in --help."""
 
+    def __init__(self) -> None:
+        super().__init__(())
 
-COMPILE_TARGETS = _compile_targets()
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from mlc.runtime.targets import compile_target_names
+
+        return tuple(compile_target_names())
+
+    @choices.setter
+    def choices(self, _value) -> None:  # click.Choice.__init__ assigns it
+        pass
 
 
 def _level(pipeline: str | None, level: str | None) -> str:
@@ -36,11 +47,11 @@ def _level(pipeline: str | None, level: str | None) -> str:
 
 @cli.command("compile")
 @click.argument("model")
-@click.option("-t", "--target", default="llvm", show_default=True,
-              type=click.Choice(COMPILE_TARGETS), help="What to compile for.")
+@click.option("-t", "--target", default="llvm", show_default=True, type=TargetChoice(),
+              help="What to compile for (`mlc targets` describes each).")
 @click.option("-o", "--output", required=True, metavar="DIR",
               help="The artifact directory to write (replaced if it is an artifact).")
-@click.option("--emit", default="", metavar="FORMS",
+@click.option("--emit", default=None, metavar="FORMS",
               help="Also write intermediate forms: llvm-ir, asm, loop-ir; for the TVM targets "
                    "relax, tir (comma-separated).")
 @click.option("--schedule", "schedule", multiple=True, metavar="SECTION.FIELD=VALUE",
@@ -48,52 +59,50 @@ def _level(pipeline: str | None, level: str | None) -> str:
                    "(repeatable; see --print-schedule).")
 @click.option("--print-schedule", is_flag=True,
               help="Print the schedules the target would use (after overrides) and exit.")
-@click.option("--weights", "weights", default="auto", show_default=True,
-              type=click.Choice(("auto", "c", "incbin")),
+@click.option("--weights", "weights", default=None, type=click.Choice(("auto", "c", "incbin")),
               help="C targets: weights as const arrays in weights.c, or weights.bin pulled in by "
-                   "an .incbin (auto: .incbin above 8 MiB on the host).")
-@click.option("--arch", default="sm_90", show_default=True, metavar="SM",
-              help="cuda: the GPU architecture the kernels are compiled for (sm_80, sm_90, ...).")
-@click.option("--tune", "tune", type=click.IntRange(min=0), default=0, metavar="TRIALS",
+                   "an .incbin (default auto: .incbin above 8 MiB on the host).")
+@click.option("--arch", default=None, metavar="SM",
+              help="cuda: the GPU architecture the kernels are compiled for (default sm_90; "
+                   "sm_80, ...).")
+@click.option("--tune", "tune", type=click.IntRange(min=0), default=None, metavar="TRIALS",
               help="TVM targets: run MetaSchedule for TRIALS trials on this machine instead of "
                    "the default (dlight / CPU) schedules; cuda needs the GPU here.")
 @_pipeline_options
 @_shape_option
 @_json_option
-def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Sequence[str],
-                print_schedule: bool, weights: str, arch: str, tune: int, pipeline: str | None,
-                level: str | None, plugins: Sequence[str], shapes: Sequence[str],
-                as_json: bool) -> None:
-    """Compile MODEL for TARGET into the artifact directory DIR (run it with `mlc run DIR`)."""
-    import mlc
+def compile_cmd(model: str, target: str, output: str, emit: str | None,
+                schedule: Sequence[str], print_schedule: bool, weights: str | None,
+                arch: str | None, tune: int | None, pipeline: str | None, level: str | None,
+                plugins: Sequence[str], shapes: Sequence[str], as_json: bool) -> None:
+    """Compile MODEL for TARGET into the artifact directory DIR (run it with `mlc run DIR`).
+
+    A flag the target does not take is an error (`mlc targets` lists each target's options)."""
     from mlc.cli import _load_plugins
     from mlc.runtime import read_manifest
+    from mlc.runtime.targets import TARGETS, get_target
 
     _load_plugins(plugins)
-    forms = tuple(f.strip() for f in emit.split(",") if f.strip())
-    if target in ("tvm-llvm", "cuda") and (print_schedule or schedule):
-        raise click.UsageError("--schedule and --print-schedule are the loop IR's (llvm, c "
-                               "targets); the TVM targets schedule with dlight or CPU rules, "
-                               "see them with --emit tir")
+    chosen = get_target(target)
+    if chosen.schedules is None and (print_schedule or schedule):
+        loop_targets = [name for name, t in TARGETS.items() if t.schedules is not None]
+        forms = " or ".join(f"--emit {form}" for form in chosen.options.EMIT_FORMS)
+        raise click.UsageError(f"--schedule and --print-schedule are the loop IR's "
+                               f"({', '.join(loop_targets)}); {target} takes neither"
+                               + (f": see what it generates with {forms}" if forms else ""))
+    given = {"emit": None if emit is None else [f.strip() for f in emit.split(",") if f.strip()],
+             "schedule": schedule or None, "weights": weights, "arch": arch, "tune": tune}
+    options = chosen.make_options(level=_level(pipeline, level),
+                                  **{k: v for k, v in given.items() if v is not None})
     if print_schedule:
-        from mlc.backends.llvm.host import host_target
-        from mlc.backends.loop.schedule import default_schedules
-
-        if target.startswith("c-"):
-            from mlc.backends.c.build import cortex_m_schedules
-
-            schedules = cortex_m_schedules(schedule)
-        else:
-            schedules = default_schedules(host_target().isa).with_overrides(schedule)
-        _echo_json(schedules.to_json())
+        _echo_json(chosen.schedules(options).to_json())
         return
     with _Progress() as progress:
         progress(f"loading {model}")
         graph = _model(model, shapes).graph
         progress(f"compiling for {target}")
-        path = mlc.compile(graph, target=target, output=output, level=_level(pipeline, level),
-                           emit=forms, schedule=schedule, weights=weights, arch=arch,
-                           tune=tune)
+        chosen.compile(graph, Path(output), options)
+    path = output
     manifest = read_manifest(path)
     if as_json:
         doc = {"artifact": os.path.abspath(path), **manifest.to_json()}
@@ -114,7 +123,7 @@ def compile_cmd(model: str, target: str, output: str, emit: str, schedule: Seque
 
 def is_artifact(path: str) -> bool:
     """``path`` is a directory written by ``mlc compile`` (it has a manifest)."""
-    from mlc.runtime.artifact import MANIFEST
+    from mlc.backends.toolchain.artifact import MANIFEST
 
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, MANIFEST))
 
@@ -204,9 +213,9 @@ def _row(target: str, threads: int, median_ms: float, p90_ms: float, prepare_s: 
 @_json_option
 def size(artifact: str, as_json: bool) -> None:
     """Flash, RAM and arena bytes of a Cortex-M artifact (from arm-none-eabi-size)."""
+    from mlc.backends.toolchain.cortex_m import elf_size
     from mlc.errors import MlcError
     from mlc.runtime import read_manifest
-    from mlc.runtime.mcu import elf_size
 
     manifest = read_manifest(artifact)
     elf = manifest.options.get("elf")
@@ -228,4 +237,39 @@ def size(artifact: str, as_json: bool) -> None:
         table.add_column(column, justify="right")
     table.add_row(*(str(report[k]) for k in ("flash", "ram", "text", "data", "bss", "arena",
                                              "arena_lower_bound")))
+    _stdout_console().print(table)
+
+
+@cli.command()
+@_json_option
+def targets(as_json: bool) -> None:
+    """List every target: what it runs on, the options `mlc compile` takes for it, and the
+    tools it needs (with whether this machine has them)."""
+    import dataclasses
+
+    from mlc.runtime.targets import TARGETS
+
+    rows = []
+    for name, target in TARGETS.items():
+        missing = target.missing_tools()
+        rows.append({
+            "name": name, "description": target.description, "compiles": target.compiles,
+            "options": [f.name for f in dataclasses.fields(target.options)]
+            if target.compiles else [],
+            "emit": list(target.options.EMIT_FORMS) if target.compiles else [],
+            "requires": [{"tool": tool.name, "found": tool not in missing, "hint": tool.hint}
+                         for tool in target.requires],
+            "available": not missing})
+    if as_json:
+        _echo_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} targets")
+    for column in ("target", "compile options", "needs", "here", "description"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        needs = ", ".join(r["tool"] + ("" if r["found"] else " (missing)") for r in row["requires"])
+        table.add_row(row["name"], ", ".join(row["options"]) or "—", needs or "—",
+                      "yes" if row["available"] else "[red]no[/]", row["description"])
     _stdout_console().print(table)

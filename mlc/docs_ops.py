@@ -3,11 +3,11 @@
     python -m mlc.docs_ops > docs/ops.md            # runs the ONNX node suite (a few minutes)
     python -m mlc.docs_ops --no-conformance > …     # registry tables only
 
-Everything comes from the registry (``mlc.ops.all_ops()``), the importer's table
-(``mlc.frontend.supported_onnx_ops()``), the loop IR's lowering table
-(``mlc.backends.loop.ops.has_lowering``) and :func:`mlc.testing.node_suite.run_all` per target,
-so the page cannot drift from the code. A backend adds its core-op column with an entry in
-``TARGETS`` and its conformance column with an entry in ``CONFORMANCE_TARGETS``.
+Everything comes from the registries, so the page cannot drift from the code: the ops
+(``mlc.ops.all_ops()``), the importer's table (``mlc.frontend.supported_onnx_ops()``), and the
+targets (``mlc.runtime.targets``): each target's ``op_column`` (which core ops it implements)
+is a column of the core-op table, and each target registered with ``conformance=True`` gets its
+:func:`mlc.testing.node_suite.run_all` results. A new target needs no change here.
 """
 
 from __future__ import annotations
@@ -15,38 +15,17 @@ from __future__ import annotations
 import collections
 import math
 import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from mlc.ops import OpDef, all_ops
 from mlc.ops.registry import REQUIRED
+from mlc.runtime.targets import TARGETS, OpColumn
 
 
+def op_columns() -> list[OpColumn]:
+    """The core-op table's target columns, each once, in registration order."""
+    return list(dict.fromkeys(t.op_column for _, t in TARGETS.items() if t.op_column))
 
-def _lowers_to_loop_ir(op: OpDef) -> bool:
-    """Does the op lower to loop IR (what the llvm and c targets compile)? A ``fused``
-    node lowers as its group: one kernel, when each member op lowers."""
-    from mlc.backends.loop.ops import has_lowering
-
-    return op.name == "fused" or has_lowering(op.name)
-
-
-def _has_te_compute(op: OpDef) -> bool:
-    """Does the op have a TE compute (what the tvm-llvm and cuda targets compile)? Without TVM
-    installed the table cannot tell, and says no."""
-    try:
-        from mlc.backends.tvm.ops import has_te_op
-    except ImportError:
-        return False
-    return op.name == "fused" or has_te_op(op.name)
-
-
-# target column -> does the target implement this core op? ``ref`` runs every registered op.
-TARGETS: dict[str, Callable[[OpDef], bool]] = {"ref": lambda op: True,
-                                               "llvm": _lowers_to_loop_ir,
-                                               "c": _lowers_to_loop_ir,
-                                               "tvm": _has_te_compute}
-# the targets whose ONNX node-suite results the page shows, in column order
-CONFORMANCE_TARGETS = ("ref", "llvm", "c", "tvm-llvm")
 
 FOLDED_AT_IMPORT = ("Constant", "Shape", "Size", "ConstantOfShape", "Range")
 
@@ -58,11 +37,14 @@ HEADER = """\
 Core ops are mlc's canonical, opset-free ops (the contract is docs/design/core_ops.md). Each is
 defined once in the registry (`mlc/ops/`); the ONNX frontend maps ONNX ops onto them. Fusion
 kinds follow TVM: elemwise, broadcast, injective, reduction, out-elemwise-fusable, opaque.
-Target columns say which backends implement the op: `ref` is the numpy reference interpreter;
-`llvm` and `c` mean the op lowers to loop IR (`mlc/backends/loop/`), which both targets render
-(through LLVM, or as C99); `tvm` means it has a TE compute (`mlc/backends/tvm/ops/`), which the
-`tvm-llvm` and `cuda` targets build through TVM.
+Target columns (one per lowering, from the target registry; `mlc targets` describes each target)
+say which targets implement the op:
 """
+
+
+def _columns_legend(columns: list[OpColumn]) -> list[str]:
+    users = {c: [n for n, t in TARGETS.items() if t.op_column is c] for c in columns}
+    return [f"- `{c.title}` ({', '.join(users[c])}): {c.meaning}" for c in columns]
 
 
 def _fmt_default(value: Any) -> str:
@@ -100,16 +82,16 @@ def _onnx_versions() -> dict[str, Any]:
 
 
 def core_ops_table(onnx_versions: dict[str, Any]) -> list[str]:
-    targets = list(TARGETS)
+    columns = op_columns()
     lines = ["## Core ops", "",
              "| op | inputs | attributes | fusion | ONNX ops (since-versions imported) | "
-             + " | ".join(targets) + " |",
-             "|---|---|---|---|---|" + "---|" * len(targets)]
+             + " | ".join(c.title for c in columns) + " |",
+             "|---|---|---|---|---|" + "---|" * len(columns)]
     for name, op in all_ops().items():
         onnx_ops = "<br>".join(
             f"{o} ({_versions(onnx_versions[o])})" if o in onnx_versions else f"{o} (not imported)"
             for o in op.onnx) or "—"
-        marks = " | ".join("✓" if TARGETS[t](op) else "" for t in targets)
+        marks = " | ".join("✓" if c.supports(name) else "" for c in columns)
         lines.append(f"| `{name}` | {', '.join(op.inputs)} | {_attrs(op)} | {op.fusion.value} | "
                      f"{onnx_ops} | {marks} |")
     return lines
@@ -232,17 +214,18 @@ def _expected_failures(target: str) -> dict[str, str]:
 
 def generate(conformance: bool = True, results=None, target_results=None) -> str:
     """The page. ``results`` (``node_suite.run_all()``'s, the ref target) and ``target_results``
-    (target -> ``run_all(target)``, for the other CONFORMANCE_TARGETS) are computed here unless
+    (target -> ``run_all(target)``, for the other conformance targets) are computed here unless
     given; both come from run_all's per-process cache when the conformance tests ran first."""
     onnx_versions = _onnx_versions()
     by_target: dict[str, list] = {}
     if conformance:
-        from mlc.testing.node_suite import run_all
+        from mlc.testing.node_suite import conformance_targets, run_all
 
         given = {"ref": results, **(target_results or {})}
         by_target = {t: given[t] if given.get(t) is not None else run_all(t)
-                     for t in CONFORMANCE_TARGETS}
-    lines = [HEADER, *core_ops_table(onnx_versions), "", *onnx_ops_table(onnx_versions, by_target)]
+                     for t in conformance_targets()}
+    lines = [HEADER, *_columns_legend(op_columns()), "",
+             *core_ops_table(onnx_versions), "", *onnx_ops_table(onnx_versions, by_target)]
     if by_target:
         others = {t: r for t, r in by_target.items() if t != "ref"}
         lines += ["", *conformance_section(by_target["ref"], others)]

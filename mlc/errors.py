@@ -56,3 +56,10 @@ def first_line(exc: BaseException) -> str:
     go on for pages: a C++ trace, the offending TIR), or its type's name when it has none."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def single_line(text: object, limit: int | None = None) -> str:
+    """``text`` on one line (every run of whitespace, newlines included, becomes one space), cut
+    to ``limit`` characters with an ellipsis: for table cells and one-line reports."""
+    flat = " ".join(str(text).split())
+    return flat if limit is None or len(flat) <= limit else flat[:limit - 1] + "…"

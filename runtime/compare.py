@@ -15,11 +15,11 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from mlc.errors import MlcError
+from mlc.errors import MlcError, single_line
 
 from .bench import Timing, time_runs
 from .model import Model
-from .targets import OrtTarget, Runner, TargetError, get_target
+from .targets import Runner, TargetError, get_target
 
 DEFAULT_RTOL = 1e-4
 DEFAULT_ATOL = 1e-5
@@ -137,13 +137,13 @@ def compare(model: Model, targets: Sequence[str], feeds: Mapping[str, np.ndarray
     """
     say = progress or (lambda text: None)
     say("onnxruntime: preparing the reference")
-    reference = OrtTarget().prepare(model, threads)
+    reference = get_target("ort").prepare(model, threads)
     expected = reference.run(feeds)
     ort_timing = time_runs(lambda: reference.run(feeds), warmup=warmup, repeat=repeat,
                            on_run=_counter(say, "onnxruntime", repeat))
     report = CompareReport(model=model.path, threads=threads)
     for name in targets:
-        if name == OrtTarget.name:
+        if name == "ort":
             report.results.append(_row(name, Agreement(True, 0.0, 0.0), ort_timing, ort_timing,
                                        reference.compile_s))
             continue
@@ -166,7 +166,7 @@ def _run_target(name: str, model: Model, feeds, expected, ort_timing: Timing, *,
     except MlcError as exc:
         return _failed(name, runner, exc.one_line())
     except Exception as exc:  # a bug in mlc: report it and keep comparing the other targets
-        result = _failed(name, runner, f"internal error: {type(exc).__name__}: {_one_line(exc)}")
+        result = _failed(name, runner, f"internal error: {type(exc).__name__}: {single_line(exc)}")
         result.traceback = traceback.format_exc()
         return result
     return _row(name, match, timing, ort_timing, runner.compile_s, runner.timing_kind)
@@ -193,10 +193,6 @@ def _row(name: str, match: Agreement, timing: Timing, ort_timing: Timing,
 def _failed(name: str, runner: Runner | None, message: str) -> TargetResult:
     return TargetResult(target=name, ok=False, error=message,
                         compile_s=runner.compile_s if runner is not None else UNMEASURED)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 __all__ = ["Agreement", "CompareReport", "TargetResult", "TargetError", "agreement", "compare",

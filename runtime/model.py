@@ -62,9 +62,9 @@ class Model:
     @cached_property
     def graph(self) -> Graph:
         """The mlc graph, specialised to ``shapes``. Targets must not mutate it: copy first."""
-        import mlc
+        from mlc.frontend.model_file import load_model
 
-        return mlc.load(self.path, self.shapes or None)
+        return load_model(self.path, self.shapes or None)
 
     @cached_property
     def onnx_model(self) -> str | bytes:

@@ -1,21 +1,29 @@
-"""``mlc.runtime.load`` for c-cortex-m* artifacts: the ELF run under QEMU through the harness.
+"""The c-cortex-m* targets: the C backend's firmware image, run under QEMU through the harness.
 
 The artifact's ``model.elf`` is a complete firmware image (harness, start-up code, the model); a
-run is one QEMU process (mlc.runtime.mcu.run_elf) fed the inputs over semihosting. Its times are
+run is one QEMU process (``harness.run_elf``) fed the inputs over semihosting. Its times are
 the harness's SysTick readings: emulation time on this machine, not the speed of a real chip, so
 ``timing_kind`` says so and ``compare`` reports it as such.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
 
-from .artifact import ArtifactError, Manifest
+from mlc.backends.c.driver import COptions, compile_cortex_m, cortex_m_schedules
+from mlc.backends.toolchain.artifact import ArtifactError, Manifest
+from mlc.backends.toolchain.cortex_m import CORES, core
+from mlc.backends.toolchain.tools import ARM_GCC, CMAKE, QEMU_ARM
+
 from .bench import Timing
-from .loader import Executable
+from .executable import Executable
+from .harness import run_elf
+from .shared_library import C
+from .targets import Target, register_target
 
 
 class QemuExecutable(Executable):
@@ -23,10 +31,8 @@ class QemuExecutable(Executable):
 
     def __init__(self, path: Path, manifest: Manifest, threads: int | None = None):
         super().__init__(path, manifest)
-        from . import mcu
-
         self.cpu = str(manifest.options.get("cpu", manifest.target.removeprefix("c-")))
-        self.core = mcu.core(self.cpu)
+        self.core = core(self.cpu)
         self.timing_kind = f"emulated (QEMU {self.core.qemu_machine})"
         elf = manifest.options.get("elf")
         if not isinstance(elf, str) or elf not in manifest.files:
@@ -56,12 +62,26 @@ class QemuExecutable(Executable):
 
     def _run(self, feeds: Mapping[str, np.ndarray], warmup: int, repeat: int
              ) -> tuple[list[np.ndarray], list[int]]:
-        from . import mcu
-
         inputs = [a.tobytes() for a in self._check_feeds(feeds)]
         specs = self.manifest.outputs
-        raw, times = mcu.run_elf(self.elf, self.cpu, inputs, [s.nbytes for s in specs],
-                                 warmup=warmup, repeat=repeat)
+        raw, times = run_elf(self.elf, self.cpu, inputs, [s.nbytes for s in specs],
+                             warmup=warmup, repeat=repeat)
         outputs = [np.frombuffer(data, s.numpy_dtype).reshape(s.shape).copy()
                    for data, s in zip(raw, specs)]
         return outputs, times
+
+
+def _cortex_m_target(cpu: str) -> Target:
+    """One core of the table: compiled by the C backend, its image run under QEMU."""
+    row = core(cpu)
+    board = f"QEMU {row.qemu_machine}" if row.runs_under_qemu else "build only"
+    return Target(
+        f"c-{cpu}", f"{cpu} through the C backend and arm-none-eabi-gcc, run on {board} "
+        f"(emulated: times are not the chip's)",
+        compile=partial(compile_cortex_m, cpu=cpu), load=QemuExecutable, options=COptions,
+        requires=(CMAKE, ARM_GCC) + ((QEMU_ARM,) if row.runs_under_qemu else ()),
+        schedules=cortex_m_schedules, op_column=C.op_column)
+
+
+for _cpu in CORES:
+    register_target(_cortex_m_target(_cpu))

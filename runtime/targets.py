@@ -1,25 +1,44 @@
-"""The target registry: every way mlc can run a model, behind one two-step interface.
+"""The target registry: every way mlc can run a model, one ``Target`` record each.
 
 A target turns a model into a runner once (``prepare``: compile, load a library, build a session —
 timed as ``compile_s``) and the runner then maps feeds to outputs as often as asked (``run``). The
 split lets ``compare`` time compilation and execution separately and run every target on the same
-feeds. Adding a backend (llvm, c, c-cortex-m4, tvm-llvm, cuda) is one ``Target`` subclass with
-``@register_target``; the CLI lists and validates targets from here.
+feeds. An in-process target (``ref``, ``ort``) gives a ``runner`` factory; a compiled target gives
+``compile`` (graph → artifact directory, taking its ``options`` class) and ``load`` (artifact →
+Executable), and ``prepare`` is "compile into a folder, then load it", so ``compare`` measures
+exactly what a user deploys.
+
+Everything that names targets reads this one registry: ``mlc compile -t``, ``run``, ``bench``,
+``compare``, ``targets``, ``mlc.compile``, ``mlc.runtime.load`` and docs/ops.md. Adding a target
+is one module that calls ``register_target`` (the built-in ones: ``reference``,
+``shared_library``, ``qemu_executable``, ``tvm_executable``; a user's through ``mlc --plugin``).
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 import time
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
 
-from mlc.errors import MlcError, first_line
+from mlc.backends.options import CompileOptions
+from mlc.backends.toolchain.artifact import Manifest
+from mlc.backends.toolchain.tools import Tool
+from mlc.errors import MlcError
+from mlc.ir import Graph
+from mlc.registry import Registry
 
 from .bench import Timing, time_runs
 from .model import Model
+
+if TYPE_CHECKING:
+    from mlc.backends.loop.schedule import Schedules
+
+    from .executable import Executable
 
 Feeds = Mapping[str, np.ndarray]
 
@@ -46,41 +65,101 @@ class Runner(ABC):
         return time_runs(lambda: self.run(feeds), warmup=warmup, repeat=repeat, on_run=on_run)
 
 
-class Target(ABC):
-    name: ClassVar[str]
-    description: ClassVar[str] = ""
+Compile = Callable[[Graph, Path, CompileOptions], Manifest]
+Load = Callable[[Path, Manifest, "int | None"], "Executable"]
+
+
+@dataclass(frozen=True, eq=False)
+class OpColumn:
+    """A column of docs/ops.md's core-op table: which core ops a family of targets implements
+    (``supports``) and what a mark there means. Targets that share one lowering (c and the
+    Cortex-M cores) share one column object; the table shows each column once."""
+
+    title: str
+    supports: Callable[[str], bool]
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target: what the CLI lists, how it prepares a model, and for a compiled target how it
+    compiles, what options it takes, what it needs installed and how its artifacts load."""
+
+    name: str
+    description: str
+    runner: Callable[[Model, int], Runner] | None = None  # in-process targets (ref, ort)
+    compile: Compile | None = None
+    load: Load | None = None
+    options: type[CompileOptions] = CompileOptions
+    requires: tuple[Tool, ...] = ()  # tools to compile (and, for an emulator, to run)
+    schedules: Callable[[CompileOptions], Schedules] | None = None  # loop-IR targets only
+    op_column: OpColumn | None = None  # docs/ops.md
+    conformance: bool = False  # checked against ONNX's node test cases (tests/conformance)
+
+    @property
+    def compiles(self) -> bool:
+        return self.compile is not None
+
+    def make_options(self, **given) -> CompileOptions:
+        """This target's options from keywords (``level``, ``emit``, ``arch``, ...)."""
+        return self.options.from_keywords(self.name, **given)
+
+    def compile_graph(self, graph: Graph, output: str | os.PathLike, **options) -> Manifest:
+        """Compile ``graph`` (not modified) into the artifact directory ``output``."""
+        if self.compile is None:
+            raise TargetError(f"{self.name} runs models in-process and compiles nothing",
+                              hint=f"compile targets: {', '.join(compile_target_names())}")
+        return self.compile(graph, Path(output), self.make_options(**options))
 
     def prepare(self, model: Model, threads: int) -> Runner:
         """Build a runner using ``threads`` threads and record how long that took."""
         start = time.perf_counter()
-        runner = self._prepare(model, threads)
+        if self.runner is not None:
+            runner = self.runner(model, threads)
+        else:
+            from .executable import load
+
+            runner = load(compiled_artifact(model, self.name), threads=threads)
         runner.compile_s = time.perf_counter() - start
         return runner
 
-    @abstractmethod
-    def _prepare(self, model: Model, threads: int) -> Runner: ...
+    def missing_tools(self) -> list[Tool]:
+        return [tool for tool in self.requires if tool.find() is None]
 
 
-_TARGETS: dict[str, type[Target]] = {}
+BUILTIN_MODULES = ("reference", "shared_library", "qemu_executable", "tvm_executable")
 
 
-def register_target(cls: type[Target]) -> type[Target]:
-    if cls.name in _TARGETS:
-        raise ValueError(f"target {cls.name} registered twice")
-    _TARGETS[cls.name] = cls
-    return cls
+def _load_builtin_targets() -> None:
+    """Import the built-in target modules, in the order the CLI lists their targets."""
+    import importlib
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(f"{__package__}.{module}")
+
+
+TARGETS: Registry[Target] = Registry("target", load=_load_builtin_targets)
+
+
+def register_target(target: Target) -> Target:
+    """Make ``target`` available by name everywhere targets are named."""
+    return TARGETS.add(target.name, target)
 
 
 def target_names() -> list[str]:
-    return list(_TARGETS)
+    return TARGETS.names()
+
+
+def compile_target_names() -> list[str]:
+    return [name for name, target in TARGETS.items() if target.compiles]
 
 
 def get_target(name: str) -> Target:
-    try:
-        return _TARGETS[name]()
-    except KeyError:
+    target = TARGETS.get(name)
+    if target is None:
         raise TargetError(f"unknown target {name!r}",
-                          hint=f"available targets: {', '.join(_TARGETS)}") from None
+                          hint=f"available targets: {', '.join(TARGETS)}")
+    return target
 
 
 def parse_target_list(text: str) -> list[str]:
@@ -96,139 +175,6 @@ def parse_target_list(text: str) -> list[str]:
     return names
 
 
-# -- ref: the numpy reference interpreter ---------------------------------------------------------
-
-def _thread_limit(threads: int) -> Callable[[], contextlib.AbstractContextManager]:
-    """A context factory that caps numpy's BLAS threads, so ``--threads`` means the same for ref
-    as for the other targets. Without threadpoolctl (a scikit-learn dependency) BLAS runs as
-    configured by its environment variables."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext
-    return lambda: threadpool_limits(limits=threads)
-
-
-class _RefRunner(Runner):
-    def __init__(self, graph, threads: int):
-        self.graph = graph
-        self.limit = _thread_limit(threads)
-
-    def run(self, feeds: Feeds) -> list[np.ndarray]:
-        from mlc import interp
-
-        with self.limit():
-            return interp.run(self.graph, feeds, as_list=True)
-
-
-@register_target
-class RefTarget(Target):
-    name = "ref"
-    description = "the numpy reference interpreter over the op registry's kernels"
-
-    def _prepare(self, model: Model, threads: int) -> Runner:
-        return _RefRunner(model.graph, threads)
-
-
-# -- ort: onnxruntime, the yardstick --------------------------------------------------------------
-
-class _OrtRunner(Runner):
-    def __init__(self, session):
-        self.session = session
-        self.input_names = [i.name for i in session.get_inputs()]
-
-    def run(self, feeds: Feeds) -> list[np.ndarray]:
-        if all(name in feeds for name in self.input_names):
-            named = {name: feeds[name] for name in self.input_names}
-        else:  # the importer renamed inputs (e.g. sanitised them); both keep the model's order
-            named = dict(zip(self.input_names, feeds.values()))
-        try:
-            return [np.asarray(o) for o in self.session.run(None, named)]
-        except Exception as exc:
-            raise TargetError(f"onnxruntime failed to run the model: {first_line(exc)}") from None
-
-
-def ort_session(source: str | bytes, threads: int):
-    """An onnxruntime CPU session with ``threads`` intra-op threads and sequential execution, the
-    setting every comparison uses so latencies are measured at the same parallelism."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3  # errors only; warnings would clutter stderr
-    try:
-        return ort.InferenceSession(source, sess_options=options,
-                                    providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise TargetError(f"onnxruntime could not load the model: {first_line(exc)}") from None
-
-
-@register_target
-class OrtTarget(Target):
-    name = "ort"
-    description = "onnxruntime on the CPU (the yardstick every other target is compared with)"
-
-    def _prepare(self, model: Model, threads: int) -> Runner:
-        return _OrtRunner(ort_session(model.onnx_model, threads))
-
-
-# -- compiled targets: mlc compile, then load the artifact ------------------------------------------
-
-class CompiledTarget(Target):
-    """A target whose runner is an artifact ``mlc.compile`` wrote for it (``name``), loaded as a
-    user would load it, so ``compare`` measures exactly what is deployed."""
-
-    def _prepare(self, model: Model, threads: int) -> Runner:
-        from mlc.runtime.loader import load
-
-        return load(compiled_artifact(model, self.name), threads=threads)
-
-
-@register_target
-class LlvmTarget(CompiledTarget):
-    name = "llvm"
-    description = "this x86-64 CPU through mlc's loop IR and LLVM (llvmlite): a shared library"
-
-
-@register_target
-class CTarget(CompiledTarget):
-    name = "c"
-    description = "this CPU through mlc's loop IR rendered as C99 and the system compiler"
-
-
-@register_target
-class TvmLlvmTarget(CompiledTarget):
-    name = "tvm-llvm"
-    description = "this CPU through mlc's fused graph lowered to TVM (Relax + TE) and TVM's LLVM"
-
-
-@register_target
-class CudaTarget(CompiledTarget):
-    name = "cuda"
-    description = "an NVIDIA GPU through mlc's fused graph lowered to TVM, kernels built by nvcc"
-
-
-class CortexMTarget(CompiledTarget):
-    """A Cortex-M core: the C backend's firmware image, run under QEMU (one thread)."""
-
-    cpu: ClassVar[str]
-
-
-def _register_cortex_m_targets() -> None:
-    from .mcu import CORES
-
-    for cpu, core in CORES.items():
-        board = f"QEMU {core.qemu_machine}" if core.qemu_machine else "build only"
-        register_target(type(f"CortexM_{cpu.replace('-', '_')}", (CortexMTarget,), {
-            "name": f"c-{cpu}", "cpu": cpu,
-            "description": f"{cpu} through the C backend and arm-none-eabi-gcc, run on {board} "
-                           f"(emulated: times are not the chip's)"}))
-
-
-_register_cortex_m_targets()
-
 _ARTIFACTS: dict[tuple, str] = {}
 
 
@@ -238,7 +184,6 @@ def compiled_artifact(model: Model, target: str) -> str:
     same shapes) is compiled once per process, so comparing at several thread counts does not
     recompile; a model made in memory is compiled every time."""
     import atexit
-    import os
     import shutil
     import tempfile
 
@@ -252,9 +197,8 @@ def compiled_artifact(model: Model, target: str) -> str:
     folder = tempfile.mkdtemp(prefix=f"mlc-{target}-")
     atexit.register(shutil.rmtree, folder, True)
     out = os.path.join(folder, "artifact")
-    import mlc
-
-    mlc.compile(model.graph, target=target, output=out)
+    get_target(target).compile_graph(model.graph, out)
     if key is not None:
         _ARTIFACTS[key] = out
     return out
+

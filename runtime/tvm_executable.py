@@ -1,4 +1,4 @@
-"""``mlc.runtime.load`` for TVM artifacts (``tvm-llvm``, ``cuda``): TVM's Relax VM over model.so.
+"""The TVM targets (``tvm-llvm``, ``cuda``): artifacts run by TVM's Relax VM over model.so.
 
 The artifact's ``model.so`` is TVM's exported library; the VM runs its ``main`` on tensors of the
 artifact's device. A CUDA library carries its kernels as source, which TVM would compile with
@@ -11,15 +11,19 @@ synchronised, which is what PyTorch's and TVM's own benchmarks time.
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
 
+from mlc.backends.toolchain.artifact import ArtifactError, Manifest
+from mlc.backends.tvm import TVM, require_tvm
+from mlc.backends.tvm.driver import NVCC, TvmOptions, compile_tvm
 from mlc.errors import MlcError, first_line
 
-from .artifact import ArtifactError, Manifest
-from .loader import Executable
+from .executable import Executable, FeedError
+from .targets import OpColumn, Target, register_target
 
 _FATBINS: dict[str, bytes] = {}  # CUDA source digest -> its ahead-of-time binary
 _POOL = {"threads": None}  # the size TVM's one process-wide CPU thread pool was last given
@@ -34,8 +38,6 @@ class TvmExecutable(Executable):
 
     def __init__(self, path: Path, manifest: Manifest, threads: int | None = None):
         super().__init__(path, manifest)
-        from mlc.backends.tvm import require_tvm
-
         tvm = require_tvm()
         from tvm import relax
 
@@ -74,8 +76,6 @@ class TvmExecutable(Executable):
 
     def set_threads(self, threads: int) -> int:
         """CPU: size TVM's thread pool (process-wide, as TVM has one pool). GPU: always 1."""
-        from .loader import FeedError
-
         if not isinstance(threads, int) or threads < 1:
             raise FeedError(f"threads must be a positive integer, got {threads!r}")
         if self.is_gpu:
@@ -135,3 +135,26 @@ def _compile_callback(code: str) -> bytes:
     if shutil.which("nvcc"):  # with nvcc where there is one (NVRTC failed on CUDA 13 headers)
         return nvcc.compile_cuda(code, target_format="fatbin", compiler="nvcc")
     return nvcc.tvm_callback_cuda_compile(code)
+
+
+def has_te_compute(op: str) -> bool:
+    """Does the op have a TE compute (what the tvm-llvm and cuda targets compile)? A ``fused``
+    node becomes one TE function when each member op has one. The computes import TVM, so
+    without TVM installed this cannot tell, and says no."""
+    try:
+        from mlc.backends.tvm.ops import has_te_op
+    except ImportError:
+        return False
+    return op == "fused" or has_te_op(op)
+
+
+_TE_COLUMN = OpColumn("tvm", has_te_compute, "the op has a TE compute (`backends/tvm/ops/`), "
+                      "built through TVM")
+TVM_LLVM = register_target(Target(
+    "tvm-llvm", "this CPU through mlc's fused graph lowered to TVM (Relax + TE) and TVM's LLVM",
+    compile=partial(compile_tvm, target_name="tvm-llvm"), load=TvmExecutable,
+    options=TvmOptions, requires=(TVM,), op_column=_TE_COLUMN, conformance=True))
+CUDA = register_target(Target(
+    "cuda", "an NVIDIA GPU through mlc's fused graph lowered to TVM, kernels built by nvcc",
+    compile=partial(compile_tvm, target_name="cuda"), load=TvmExecutable, options=TvmOptions,
+    requires=(TVM, NVCC), op_column=_TE_COLUMN))

@@ -32,7 +32,7 @@ from mlc.backends.loop.verify import verify_kernel
 from .ctypes_table import INDEX_TYPE, memory_type, register_type
 from .weights import array_initializer
 from .exprs import ExprRenderer
-from .names import NameTable, clean
+from ..names import NameTable, clean
 
 INDENT = "    "
 WORKSPACE = "ws"

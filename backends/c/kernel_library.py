@@ -15,7 +15,7 @@ from typing import Sequence
 from mlc.backends.kernel_library import ENTRY, LoadedKernels
 from mlc.backends.loop.ir import Kernel
 from mlc.backends.loop.scratch import STACK_LIMIT_BYTES
-from mlc.runtime.c.build import build_shared_library
+from mlc.backends.toolchain.cc import build_shared_library
 
 from . import approx
 from .ctypes_table import memory_type
@@ -48,8 +48,8 @@ class CKernelLibrary(LoadedKernels):
     def __init__(self, kernel: Kernel | Sequence[Kernel], threads: int = 1, *,
                  use_threads: bool = True, stack_limit: int = STACK_LIMIT_BYTES,
                  flags: Sequence[str] | None = None):
-        from .build import host_flags
-        from ..llvm.host import host_target
+        from ..toolchain.host import host_target
+        from .driver import host_flags
 
         kernels = [kernel] if isinstance(kernel, Kernel) else list(kernel)
         options = KernelOptions(threads=use_threads, stack_limit=stack_limit)

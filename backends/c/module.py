@@ -20,7 +20,7 @@ from ..program import Location, Program
 from . import approx
 from .ctypes_table import memory_type
 from .kernel import INDENT, KernelOptions, render_kernel
-from .names import NameTable, clean
+from ..names import NameTable, clean
 from .weights import INCBIN_THRESHOLD, declarations, weights_asm, weights_c
 
 MLC_OPS_HEADER = "mlc_ops.h"

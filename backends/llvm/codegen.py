@@ -28,10 +28,11 @@ from mlc.backends.loop.ir import (Allocate, Assign, Block, Buffer, Const, For, K
                                   Store, Var)
 from mlc.backends.loop.scratch import on_stack, scratch_placement
 from mlc.backends.loop.verify import verify_kernel
+from mlc.backends.toolchain.host import HostTarget
 
 from . import lltypes as T
 from .exprs import ExprEmitter
-from .host import HostTarget
+from .host import data_layout
 from .vector import VectorContext, vectorizable
 
 MAX_UNROLLED_VECTOR_TRIPS = 4  # a short vectorized loop becomes straight-line code (SROA-able)
@@ -61,7 +62,7 @@ class ModuleCodegen:
         self.host = host
         self.module = lir.Module(name=sanitize(name, "mlc_"))
         self.module.triple = host.triple
-        self.module.data_layout = host.data_layout
+        self.module.data_layout = data_layout(host)
         self._names: set[str] = set()
         self._declared: dict[str, lir.Function] = {}
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import llvmlite.binding as llvm
 import llvmlite.ir as lir
 
+from mlc.backends.toolchain.host import HostTarget
 from mlc.errors import MlcError
 
-from .host import HostTarget
+from .host import target_machine
 
 
 class LLVMCompileError(MlcError):
@@ -43,7 +44,7 @@ def compile_module(module: lir.Module | str, host: HostTarget, *, opt: int = 3,
         raise LLVMCompileError(f"LLVM rejected the generated module: {first}",
                                hint="this is a bug in mlc's LLVM renderer; please report it"
                                ) from None
-    machine = host.target_machine(opt)
+    machine = target_machine(host, opt)
     parsed.triple = host.triple
     parsed.data_layout = str(machine.target_data)
     if opt > 0:

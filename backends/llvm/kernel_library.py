@@ -14,12 +14,12 @@ import llvmlite.ir as lir
 
 from mlc.backends.kernel_library import ENTRY, LoadedKernels
 from mlc.backends.loop.ir import Kernel
-from mlc.runtime.c.build import build_shared_library
+from mlc.backends.toolchain.host import HostTarget, host_target
+from mlc.backends.toolchain.cc import build_shared_library
 
 from . import lltypes as T
 from .codegen import ModuleCodegen
 from .emit import Compiled, compile_module
-from .host import HostTarget, host_target
 
 
 class KernelLibrary(LoadedKernels):

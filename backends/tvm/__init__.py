@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from mlc.errors import MlcError
 
+from ..toolchain.tools import PythonPackage
+
+TVM = PythonPackage("tvm", "install mlc[tvm]: pip install -e '.[tvm]' (or pip install apache-tvm)")
+
 
 class TvmUnavailable(MlcError):
     """Apache TVM is not installed (or cannot be imported) in this Python environment."""
@@ -26,6 +30,5 @@ def require_tvm():
         import tvm.relax  # noqa: F401  (the Relax VM and builder are what every caller needs)
     except ImportError as exc:
         raise TvmUnavailable(f"the TVM targets need Apache TVM, which cannot be imported ({exc})",
-                             hint="install mlc[tvm]: pip install -e '.[tvm]' "
-                                  "(or pip install apache-tvm)") from None
+                             hint=TVM.hint) from None
     return tvm

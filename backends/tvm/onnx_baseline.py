@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 
 from mlc.errors import first_line
-from mlc.runtime.artifact import ArtifactWriter, Manifest
+from mlc.frontend import load_onnx
 
+from ..toolchain.artifact import ArtifactWriter, Manifest
 from . import require_tvm
-from .build import DEFAULT_ARCH, TvmCompileError, tvm_target, write_library
+from .driver import DEFAULT_ARCH, TvmCompileError, tvm_target, write_library
 
 
 def build_onnx_baseline(model_path: str | os.PathLike, out_dir: str | os.PathLike,
@@ -30,11 +31,9 @@ def build_onnx_baseline(model_path: str | os.PathLike, out_dir: str | os.PathLik
     import tvm.relax.frontend.onnx  # 0.27 wants the frontend imported explicitly
     from tvm import relax
 
-    import mlc
-
     start = time.perf_counter()
     target = tvm_target(target_name, arch)
-    graph = mlc.load(model_path)  # for the manifest's inputs and outputs only
+    graph = load_onnx(model_path)  # for the manifest's inputs and outputs only
     try:
         proto = onnx.load(os.fspath(model_path))
         module = tvm.relax.frontend.onnx.from_onnx(proto, keep_params_in_input=False)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tvm import relax, te
 
-from mlc.backends.c.names import NameTable
+from mlc.backends.names import NameTable
 from mlc.errors import UnsupportedOpError
 from mlc.ir import Graph
 from mlc.ir.graph import Node, Value

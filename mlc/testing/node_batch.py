@@ -28,8 +28,10 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from mlc.errors import single_line
 from mlc.ir import Graph
 from mlc.ir.graph import Value
+from mlc.testing.node_suite import REASON_CHARS
 
 BATCH_SIZE = 48  # graphs per compile: big enough to amortise the link, small enough to bisect
 TIMEOUT_S = 120.0  # one batch's compile + run in the child; a longer one counts as a hang
@@ -199,7 +201,7 @@ def _child(send, graph: Graph, feeds: Mapping[str, np.ndarray], compile_fn: Comp
     try:
         value: object = _compile_and_run(graph, feeds, compile_fn, out_dir)
     except BaseException as exc:  # noqa: BLE001 (reported to the parent, never raised)
-        value = f"crash: {type(exc).__name__}: {_one_line(exc)}"
+        value = f"crash: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
     send.send(value)
     send.close()
 
@@ -214,11 +216,8 @@ def _compile_and_run(graph: Graph, feeds: Mapping[str, np.ndarray], compile_fn: 
         stage = "run"
         return [np.array(a) for a in run(feeds)]
     except MlcError as exc:
-        return f"{stage}: {type(exc).__name__}: {_one_line(exc.one_line())}"
+        return f"{stage}: {type(exc).__name__}: {single_line(exc.one_line(), REASON_CHARS)}"
     except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, the suite goes on)
-        return f"crash in {stage}: {type(exc).__name__}: {_one_line(exc)}"
+        return f"crash in {stage}: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
 
 
-def _one_line(text, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
+from mlc.errors import single_line
+
 if TYPE_CHECKING:
     from mlc.ir import Graph
 
@@ -51,7 +53,15 @@ MLC_ELEM_TYPES = {1: "float32", 10: "float16", 11: "float64", 3: "int8", 2: "uin
                   6: "int32", 7: "int64", 9: "bool"}
 
 PASSED, FAILED = "passed", "failed"
-TARGETS = ("ref", "llvm", "c", "tvm-llvm")  # "ref": the numpy interpreter; others: compiled, run
+REASON_CHARS = 160  # a failure's reason is cut to this length (tables, expected-failures files)
+
+
+def conformance_targets() -> list[str]:
+    """The targets held to the node suite (``ref``, the numpy interpreter, first; the others are
+    compiled and run): those registered with ``conformance=True``."""
+    from mlc.runtime.targets import TARGETS
+
+    return [name for name, target in TARGETS.items() if target.conformance]
 
 
 @dataclass
@@ -153,9 +163,6 @@ def supported_cases(cases: Iterable | None = None) -> list:
 
 
 # -- running ---------------------------------------------------------------------------------------
-def _one_line(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _import(case, inputs: dict[str, np.ndarray]):
@@ -229,10 +236,10 @@ def prepare_case(case) -> Prepared | CaseResult:
             warnings.simplefilter("ignore")
             graph, bind = _import(case, inputs)
     except MlcError as exc:
-        result.reason = f"import: {type(exc).__name__}: {_one_line(exc.one_line())}"
+        result.reason = f"import: {type(exc).__name__}: {single_line(exc.one_line(), REASON_CHARS)}"
         return result
     except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, so the run goes on)
-        result.reason = f"crash in import: {type(exc).__name__}: {_one_line(exc)}"
+        result.reason = f"crash in import: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
         return result
     result.bound = tuple(bind)
     return Prepared(result, graph, {v.name: inputs[v.name] for v in graph.inputs},
@@ -261,9 +268,9 @@ def run_case(case, target: str = "ref") -> CaseResult:
             actual = run(prepared.graph, prepared.feeds, as_list=True)
         prepared.check(actual)
     except MlcError as exc:
-        result.reason = f"run: {type(exc).__name__}: {_one_line(exc.one_line())}"
+        result.reason = f"run: {type(exc).__name__}: {single_line(exc.one_line(), REASON_CHARS)}"
     except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, so the run goes on)
-        result.reason = f"crash in run: {type(exc).__name__}: {_one_line(exc)}"
+        result.reason = f"crash in run: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
     result.seconds = time.perf_counter() - start
     return result
 
@@ -273,8 +280,9 @@ def run_cases(cases: Iterable, target: str = "ref", threads: int = 1) -> list[Ca
     (mlc/testing/node_batch.py); a case that fails to import fails the same way everywhere."""
     if target == "ref":
         return [run_case(c) for c in cases]
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    if target not in conformance_targets():
+        raise ValueError(f"unknown target {target!r}; choose from "
+                         f"{', '.join(conformance_targets())}")
     from mlc.testing.node_batch import run_batched
 
     start = time.perf_counter()
@@ -304,7 +312,8 @@ def _check(prepared: list[Prepared], outcomes: list) -> None:
         try:
             p.check(outcome.outputs)
         except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, so the run goes on)
-            p.result.reason = f"crash in compare: {type(exc).__name__}: {_one_line(exc)}"
+            p.result.reason = (f"crash in compare: {type(exc).__name__}: "
+                               f"{single_line(exc, REASON_CHARS)}")
 
 
 def _compile(graph, out_dir: str, target: str = "llvm", threads: int = 1):
@@ -410,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", default="", help="only cases whose name contains this")
     parser.add_argument("-v", action="store_true", help="print passing cases too")
-    parser.add_argument("-t", "--target", default="ref", choices=TARGETS,
+    parser.add_argument("-t", "--target", default="ref", choices=conformance_targets(),
                         help="where the cases run (default: ref, the numpy interpreter)")
     parser.add_argument("--expected", action="store_true",
                         help="print the failures in expected_failures.txt format")

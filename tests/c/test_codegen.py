@@ -104,7 +104,7 @@ def test_every_case_runs_clean_under_ubsan(capfd):
     """The wrapping helpers, division guards and casts of mlc_ops.h keep the scalar corners
     (INT_MIN / -1, x / 0, NaN to int, int64 wrap) free of C undefined behaviour: the whole case
     library built with -fsanitize=undefined prints no runtime error and still matches."""
-    from mlc.backends.c.build import CODE_FLAGS, WARNING_FLAGS
+    from mlc.backends.c.driver import CODE_FLAGS, WARNING_FLAGS
 
     cases = all_cases()
     library = CKernelLibrary([kernel for _, kernel, _ in cases],

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 import mlc
+from mlc.backends.toolchain import cmake, cortex_m
 from mlc.inputs import make_feeds
-from mlc.runtime import Model, load, mcu, read_manifest
+from mlc.runtime import Model, get_target, harness, load, read_manifest
 from mlc.runtime.compare import agreement
-from mlc.runtime.targets import OrtTarget
 from mlc.testing.models import ZOO_MODELS, light_model_path, zoo_model_path
 from tests.compiled_models import ATOL, RTOL, check_model, random_weight_model
 from tests.mcu.tools import need
@@ -69,7 +69,7 @@ def test_zoo_model_compiles_warning_free_and_matches_onnxruntime(artifacts, name
     model_code = "".join((Path(path) / "model" / f).read_text() for f in ("model.c", "weights.c"))
     for banned in ("malloc", "calloc", "free(", "stdio", "printf", "static float", "static int"):
         assert banned not in model_code, banned  # no heap, no I/O, no hidden mutable state
-    expected = OrtTarget().prepare(_model(name), 1).run(_feeds(name))
+    expected = get_target("ort").prepare(_model(name), 1).run(_feeds(name))
     for threads in (1, 2):
         got = load(path, threads=threads).run(_feeds(name))
         match = agreement(got, expected, rtol=RTOL, atol=ATOL)
@@ -86,7 +86,7 @@ def test_zoo_model_on_qemu_cortex_m4_equals_host_c(artifacts, name):
     size = manifest.options["size"]
     assert size["flash"] >= manifest.weight_bytes  # the weights are const: in flash
     assert size["ram"] >= manifest.arena_bytes  # the arena is a static array: in RAM
-    assert size["flash"] <= mcu.core("cortex-m4").flash_bytes
+    assert size["flash"] <= cortex_m.core("cortex-m4").flash_bytes
     got = load(path).run(_feeds(name))
     for a, b in zip(got, _host_outputs(artifacts, name)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
@@ -96,12 +96,13 @@ def test_zoo_model_on_qemu_cortex_m4_equals_host_c(artifacts, name):
 def test_zoo_model_runs_clean_under_asan_and_ubsan(artifacts, name, tmp_path):
     need("cmake")
     path = artifacts(name, "c")
-    harness = mcu.build_project(path, None, build_dir=tmp_path / "asan", sanitize=True)
+    executable = cmake.build_project(path, None, build_dir=tmp_path / "asan", sanitize=True)
     manifest = read_manifest(path)
     feeds = _feeds(name)
     inputs = [np.ascontiguousarray(feeds[t.name]).tobytes() for t in manifest.inputs]
-    raw, times = mcu.run_host_harness(harness, inputs, [t.nbytes for t in manifest.outputs],
-                                      warmup=1, repeat=2, env={"MLC_NUM_THREADS": "2"})
+    raw, times = harness.run_host_harness(executable, inputs,
+                                          [t.nbytes for t in manifest.outputs], warmup=1,
+                                          repeat=2, env={"MLC_NUM_THREADS": "2"})
     assert len(times) == 2
     got = [np.frombuffer(data, spec.numpy_dtype).reshape(spec.shape)
            for data, spec in zip(raw, manifest.outputs)]

@@ -74,7 +74,7 @@ def test_weights_c_holds_exact_literals():
     """Every weight array of weights.c, parsed back as a C compiler does (nearest float to the
     decimal), is bit-identical to the array the program placed."""
     from mlc.backends.c.module import RenderOptions, render_program
-    from mlc.backends.c.names import NameTable
+    from mlc.backends.names import NameTable
     from mlc.backends.loop.schedule import default_schedules
     from mlc.backends.program import build_program
 

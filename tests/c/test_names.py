@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import mlc
-from mlc.backends.c.names import C_KEYWORDS, NameTable, clean
+from mlc.backends.names import C_KEYWORDS, NameTable, clean
 from mlc.interp import run
 from mlc.runtime import load
 from tests.mcu.tools import need

@@ -170,27 +170,18 @@ def test_compare_a_text_ir_model_against_its_export(models, invoke, tmp_path):
 
 
 @pytest.fixture
-def fake_target():
-    """Register a throw-away target for one test (the registry is global)."""
-    from mlc.runtime.targets import _TARGETS, register_target
-
-    added = []
+def fake_target(scratch_target):
+    """``add(name, run)``: a throw-away target whose runner calls ``run(feeds)``."""
+    from mlc.runtime.targets import Runner
 
     def add(name, run):
-        from mlc.runtime.targets import Runner, Target
-
         class FakeRunner(Runner):
             def run(self, feeds):
                 return run(feeds)
 
-        cls = type(f"Fake_{name}", (Target,), {"name": name,
-                                                 "_prepare": lambda self, m, t: FakeRunner()})
-        register_target(cls)
-        added.append(name)
+        scratch_target(name, lambda model, threads: FakeRunner())
 
-    yield add
-    for name in added:
-        _TARGETS.pop(name, None)
+    return add
 
 
 def test_compare_exits_1_when_a_target_is_off(models, invoke, fake_target):

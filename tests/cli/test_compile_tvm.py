@@ -141,7 +141,7 @@ def test_run_without_tvm_says_install_mlc_tvm(invoke, without_tvm, one_line_erro
 
 
 def _tvm_serializes_tir() -> bool:
-    from mlc.backends.tvm.build import _SERIALIZE_PROBE
+    from mlc.backends.tvm.driver import _SERIALIZE_PROBE
 
     return _run_probe(_SERIALIZE_PROBE) == 0
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from mlc.backends.llvm import ModuleCodegen, compile_module, host_target
+from mlc.backends.llvm import ModuleCodegen, compile_module
+from mlc.backends.toolchain.host import host_target
 from mlc.backends.llvm.kernel_library import KernelLibrary
 from mlc.backends.loop import evaluate
 from mlc.backends.loop import ir
@@ -126,8 +127,10 @@ def test_host_target_isa_and_machine():
     host = host_target()
     assert host is host_target()  # cached
     assert host.isa in ("avx512", "avx2", "scalar")
-    assert host.target_machine().triple == host.triple
-    from mlc.backends.llvm.host import HostTarget
+    from mlc.backends.llvm.host import target_machine
+    from mlc.backends.toolchain.host import HostTarget
+
+    assert target_machine(host).triple == host.triple
     assert HostTarget("x86_64-unknown-linux-gnu", "x", "+avx2,+fma,-avx512f").isa == "avx2"
     assert HostTarget("x86_64-unknown-linux-gnu", "x", "+avx2,-fma").isa == "scalar"
     assert HostTarget("x86_64-unknown-linux-gnu", "x", "+avx512f,+avx2").isa == "avx512"

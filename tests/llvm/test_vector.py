@@ -16,7 +16,8 @@ import re
 import numpy as np
 import pytest
 
-from mlc.backends.llvm import ModuleCodegen, compile_module, host_target
+from mlc.backends.llvm import ModuleCodegen, compile_module
+from mlc.backends.toolchain.host import host_target
 from mlc.backends.llvm.kernel_library import KernelLibrary
 from mlc.backends.loop import evaluate, kernel_args, lower_node
 from mlc.backends.loop import ir

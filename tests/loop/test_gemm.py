@@ -218,7 +218,7 @@ def test_compiled_through_llvm_matches_numpy(fast_only):
     fused residual add and relu, a pointwise conv with an N tail, a depthwise conv and a
     fully connected layer, against the interpreter."""
     kernel_library = pytest.importorskip("mlc.backends.llvm.kernel_library")
-    from mlc.backends.llvm.host import host_target
+    from mlc.backends.toolchain.host import host_target
 
     schedules = default_schedules(host_target().isa)
     cases = [conv_graph((1, 32, 20, 20), 40, (3, 3), pads=(1, 1, 1, 1),

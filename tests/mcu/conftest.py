@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlc.runtime import mcu
+from mlc.backends.toolchain import cmake
 from tests.mcu import fake_models
 from tests.mcu.tools import REPO, need
 
@@ -38,7 +38,7 @@ def builds(tmp_path_factory, models):
         key = (model, cpu, tuple(sorted(options.items())))
         if key not in cache:
             folder = root / f"{model}-{cpu or 'host'}-{len(cache)}"
-            cache[key] = mcu.build_project(REPO, cpu, build_dir=folder,
+            cache[key] = cmake.build_project(REPO, cpu, build_dir=folder,
                                            model_dir=models / model, **options)
         return cache[key]
 

@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from mlc.runtime import mcu
-from mlc.runtime.c import ToolchainError
+from mlc.backends.toolchain import cmake, cortex_m
+from mlc.runtime import harness
+from mlc.backends.toolchain.tools import ToolchainError
 from tests.mcu.tools import REPO
 
 
@@ -28,12 +29,13 @@ def toolchain_rows() -> dict[str, dict[str, str]]:
 
 def test_core_table_matches_the_toolchain_file():
     rows = toolchain_rows()
-    assert set(rows) == set(mcu.CORES) == {"cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33"}
-    for cpu, row in mcu.CORES.items():
+    assert set(rows) == set(cortex_m.CORES) == {"cortex-m0plus", "cortex-m4", "cortex-m7",
+                                                "cortex-m33"}
+    for cpu, row in cortex_m.CORES.items():
         assert " ".join(row.gcc_flags) == rows[cpu]["flags"]
         assert row.board == rows[cpu]["board"] and row.linker_script == f"{row.board}.ld"
         assert row.cpu_hz == int(rows[cpu]["hz"])
-        script = (mcu.MCU_DIR / row.linker_script).read_text()
+        script = (cmake.MCU_DIR / row.linker_script).read_text()
         lengths = dict(re.findall(r"(FLASH|RAM)\s.*LENGTH = (\d+[KM])", script))
         as_bytes = {k: int(v[:-1]) * (1024 if v[-1] == "K" else 1024 * 1024)
                     for k, v in lengths.items()}
@@ -41,39 +43,39 @@ def test_core_table_matches_the_toolchain_file():
 
 
 def test_project_files_cover_a_standalone_build():
-    files = mcu.project_files()
+    files = cmake.project_files()
     for rel in ("CMakeLists.txt", "cmake/arm-none-eabi.cmake", "runtime/c/mlc_runtime.h",
                 "runtime/c/runtime.c", "runtime/c/thread_pool.c", "runtime/c/mcu/harness.c",
                 "runtime/c/mcu/startup_cortexm.c", "runtime/c/mcu/sections.ld"):
         assert rel in files and files[rel].is_file()
-    for row in mcu.CORES.values():
+    for row in cortex_m.CORES.values():
         assert f"runtime/c/mcu/{row.linker_script}" in files
     assert not any(rel.endswith(".py") for rel in files)
 
 
 def test_project_files_outside_a_checkout(monkeypatch, tmp_path):
-    monkeypatch.setattr(mcu, "PROJECT_ROOT", tmp_path)
-    with pytest.raises(mcu.McuError, match="source checkout"):
-        mcu.project_files()
+    monkeypatch.setattr(cmake, "PROJECT_ROOT", tmp_path)
+    with pytest.raises(cortex_m.McuError, match="source checkout"):
+        cmake.project_files()
 
 
 def test_unknown_core():
-    with pytest.raises(mcu.McuError, match="cortex-m4"):
-        mcu.core("cortex-m99")
+    with pytest.raises(cortex_m.McuError, match="cortex-m4"):
+        cortex_m.core("cortex-m99")
 
 
 def test_missing_tools_name_the_packages(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolchainError, match="cmake") as info:
-        mcu.build_project(REPO, "cortex-m4")
+        cmake.build_project(REPO, "cortex-m4")
     assert "apt-get install -y cmake" in info.value.one_line()
     elf = tmp_path / "model.elf"
     elf.write_bytes(b"")
     with pytest.raises(ToolchainError, match="qemu-system-arm") as info:
-        mcu.run_elf(elf, "cortex-m4", [b""], [0])
+        harness.run_elf(elf, "cortex-m4", [b""], [0])
     assert "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm" in info.value.one_line()
     with pytest.raises(ToolchainError, match="arm-none-eabi-size"):
-        mcu.elf_size(elf)
+        cortex_m.elf_size(elf)
 
 
 @pytest.mark.parametrize("log, first", [
@@ -88,25 +90,25 @@ def test_missing_tools_name_the_packages(monkeypatch, tmp_path):
      "CMake Error at CMakeLists.txt:25 (message): mlc: no model.h in X"),
 ])
 def test_first_error_line(log, first):
-    assert mcu._first_error(log) == first
+    assert cmake._first_error(log) == first
 
 
 def test_protocol_parsing():
-    assert mcu._check("t", 0, "mlc-time-ns 12\nmlc-time-ns 7\nmlc-status 0\n") == [12, 7]
-    with pytest.raises(mcu.ModelStatusError, match="t: mlc_run returned 2: bad") as info:
-        mcu._check("t", 2, "mlc-error mlc_run returned 2: bad\nmlc-status 2\n")
+    assert harness._check("t", 0, "mlc-time-ns 12\nmlc-time-ns 7\nmlc-status 0\n") == [12, 7]
+    with pytest.raises(harness.ModelStatusError, match="t: mlc_run returned 2: bad") as info:
+        harness._check("t", 2, "mlc-error mlc_run returned 2: bad\nmlc-status 2\n")
     assert info.value.status == 2 and info.value.exit_code == 2
-    with pytest.raises(mcu.HarnessError, match="t: input file in.bin has 5 bytes") as info:
-        mcu._check("t", 66, "mlc-error input file in.bin has 5 bytes\nmlc-status 66\n")
-    assert not isinstance(info.value, mcu.ModelStatusError)
-    with pytest.raises(mcu.FaultError, match="CPU fault: BusFault"):
-        mcu._check("t", 70, "mlc-fault BusFault pc=0x1\n")
-    with pytest.raises(mcu.FaultError, match="heap-buffer-overflow"):
-        mcu._check("t", 1, "==1==ERROR: AddressSanitizer: heap-buffer-overflow on address\n")
-    with pytest.raises(mcu.FaultError, match="SIGSEGV"):
-        mcu._check("t", -11, "")
-    with pytest.raises(mcu.HarnessError, match="without a harness status"):
-        mcu._check("t", 1, "qemu-system-arm: could not load kernel\n")
-    with pytest.raises(mcu.HarnessError, match="reported status 0 but exited with 3"):
-        mcu._check("t", 3, "mlc-status 0\n")
+    with pytest.raises(harness.HarnessError, match="t: input file in.bin has 5 bytes") as info:
+        harness._check("t", 66, "mlc-error input file in.bin has 5 bytes\nmlc-status 66\n")
+    assert not isinstance(info.value, harness.ModelStatusError)
+    with pytest.raises(harness.FaultError, match="CPU fault: BusFault"):
+        harness._check("t", 70, "mlc-fault BusFault pc=0x1\n")
+    with pytest.raises(harness.FaultError, match="heap-buffer-overflow"):
+        harness._check("t", 1, "==1==ERROR: AddressSanitizer: heap-buffer-overflow on address\n")
+    with pytest.raises(harness.FaultError, match="SIGSEGV"):
+        harness._check("t", -11, "")
+    with pytest.raises(harness.HarnessError, match="without a harness status"):
+        harness._check("t", 1, "qemu-system-arm: could not load kernel\n")
+    with pytest.raises(harness.HarnessError, match="reported status 0 but exited with 3"):
+        harness._check("t", 3, "mlc-status 0\n")
 

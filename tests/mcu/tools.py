@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from mlc.runtime import mcu
+from mlc.backends.toolchain.tools import ARM_GCC, ARM_SIZE, CMAKE, QEMU_ARM
 from tests.skips import skip_outside_ci
 
 REPO = Path(__file__).resolve().parents[2]
+TOOLS = {tool.name: tool for tool in (CMAKE, ARM_GCC, ARM_SIZE, QEMU_ARM)}
 
 
-def need(*tools: str) -> None:
+def need(*names: str) -> None:
     """Skip (outside CI) unless every tool is on PATH."""
-    missing = [tool for tool in tools if shutil.which(tool) is None]
+    missing = [TOOLS[name] for name in names if TOOLS[name].find() is None]
     if missing:
-        hint = mcu.CMAKE_HINT if missing == ["cmake"] else mcu.ARM_HINT
-        skip_outside_ci(f"{', '.join(missing)} not installed ({hint})")
+        skip_outside_ci(f"{', '.join(t.name for t in missing)} not installed ({missing[0].hint})")

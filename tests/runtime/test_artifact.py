@@ -13,9 +13,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mlc.runtime import (ArtifactError, ArtifactWriter, ExecutionError, FeedError, Manifest,
-                         TensorSpec, load, read_manifest)
-from mlc.runtime.c import build_shared_library, find_c_compiler, ToolchainError
+from mlc.backends.toolchain.artifact import ArtifactWriter
+from mlc.backends.toolchain.cc import build_shared_library, find_c_compiler
+from mlc.backends.toolchain.tools import ToolchainError
+from mlc.runtime import (ArtifactError, ExecutionError, FeedError, Manifest, TensorSpec, load,
+                         read_manifest)
 from mlc.runtime.targets import Runner
 from tests.skips import skip_outside_ci
 

@@ -12,7 +12,8 @@ import stat
 import numpy as np
 import pytest
 
-from mlc.runtime.c import BuildError, ToolchainError, build_shared_library, find_c_compiler
+from mlc.backends.toolchain.cc import BuildError, build_shared_library, find_c_compiler
+from mlc.backends.toolchain.tools import ToolchainError
 from tests.skips import skip_outside_ci
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]

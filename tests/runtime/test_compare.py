@@ -10,7 +10,7 @@ import pytest
 from mlc.errors import MlcError
 from mlc.runtime import Model, compare
 from mlc.runtime.compare import UNMEASURED, agreement
-from mlc.runtime.targets import _TARGETS, Runner, Target, TargetError, register_target
+from mlc.runtime.targets import Runner, TargetError
 
 
 def test_identical_outputs_agree_exactly():
@@ -92,40 +92,16 @@ def test_ref_and_ort_agree_and_report_follows_the_contract(mlp_model, feeds):
     assert report.ok
 
 
+def test_failing_targets_become_rows_and_the_rest_still_run(mlp_model, feeds, scratch_target):
+    def broken(model, threads):
+        raise TargetError("toolchain missing", hint="install it")
 
-@pytest.fixture
-def fake_targets():
-    """Register throw-away targets and remove them afterwards (the registry is global)."""
-    added: list[str] = []
+    class Buggy(Runner):
+        def run(self, feeds):
+            raise ZeroDivisionError("division by zero")
 
-    def add(cls):
-        register_target(cls)
-        added.append(cls.name)
-        return cls
-
-    yield add
-    for name in added:
-        _TARGETS.pop(name, None)
-
-
-def test_failing_targets_become_rows_and_the_rest_still_run(mlp_model, feeds, fake_targets):
-    class Broken(Target):
-        name = "test-broken"
-
-        def _prepare(self, model, threads):
-            raise TargetError("toolchain missing", hint="install it")
-
-    class Buggy(Target):
-        name = "test-buggy"
-
-        def _prepare(self, model, threads):
-            class R(Runner):
-                def run(self, feeds):
-                    raise ZeroDivisionError("division by zero")
-            return R()
-
-    fake_targets(Broken)
-    fake_targets(Buggy)
+    scratch_target("test-broken", broken)
+    scratch_target("test-buggy", lambda model, threads: Buggy())
     report = compare(mlp_model, ["test-broken", "ref", "test-buggy"], feeds, repeat=2, warmup=0)
     broken, ref, buggy = report.results
     assert not broken.ok and broken.error == "toolchain missing (install it)"

@@ -8,7 +8,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from mlc.runtime import Model, get_target, target_names
-from mlc.runtime.targets import TargetError, ort_session, parse_target_list
+from mlc.runtime.reference import ort_session
+from mlc.runtime.targets import TargetError, parse_target_list
 
 
 def test_ref_and_ort_are_registered():

@@ -14,9 +14,9 @@ from tests.tvm_backend.tools import need_nvcc, need_tvm
 need_tvm()
 
 import mlc  # noqa: E402
-from mlc.backends.tvm.build import source_digest  # noqa: E402
+from mlc.backends.tvm.driver import source_digest  # noqa: E402
 from mlc.runtime import read_manifest  # noqa: E402
-from mlc.runtime.artifact import ArtifactError  # noqa: E402
+from mlc.backends.toolchain.artifact import ArtifactError  # noqa: E402
 from mlc.runtime.tvm_executable import _offer_fatbin  # noqa: E402
 from mlc.testing.models import zoo_model_path  # noqa: E402
 
@@ -52,7 +52,7 @@ def test_an_artifact_without_its_fatbin_is_refused(cuda_artifact, tmp_path):
     manifest = read_manifest(cuda_artifact)
     broken = json.loads((cuda_artifact / "manifest.json").read_text())
     broken["options"].pop("fatbin")
-    from mlc.runtime.artifact import Manifest
+    from mlc.backends.toolchain.artifact import Manifest
 
     with pytest.raises(ArtifactError, match="precompiled kernels"):
         _offer_fatbin(cuda_artifact, Manifest.from_json(broken))

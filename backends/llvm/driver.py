@@ -19,62 +19,42 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 from llvmlite import ir as llir
 
 from mlc.ir import Graph
-from mlc.runtime.artifact import ArtifactWriter, Manifest
-from mlc.runtime.c.build import build_shared_library
 
-from ..loop import print_kernel
-from ..loop.schedule import Schedules, default_schedules
-from ..program import CompileError, Program, Step, build_program
+from ..options import LoopOptions
+from ..program import Program, build_program, host_schedules, write_loop_ir
+from ..toolchain.abi import ABI_VERSION, ARENA_ALIGN, STATUS_BAD_ARGUMENT, STATUS_OK
+from ..toolchain.artifact import ArtifactWriter, Manifest
+from ..toolchain.cc import build_shared_library
+from ..toolchain.host import host_target
 from .codegen import ModuleCodegen
-from .emit import compile_module
-from .host import HostTarget, host_target
+from .emit import Compiled, compile_module
 
-ALIGN = 64
-EMIT_FORMS = ("llvm-ir", "asm", "loop-ir")
-EMIT_FILES = {"llvm-ir": "model.ll", "asm": "model.s", "loop-ir": "model.loop"}
+EMIT_FILES = {"llvm-ir": "model.ll", "asm": "model.s"}
 WEIGHTS_SYMBOL = "mlc_weights"
-ABI_VERSION = 1
-_OK, _ERR_ARGUMENT = 0, 1
-
-__all__ = ["CompileError", "CompileOptions", "compile_graph"]
 
 
 @dataclass(frozen=True)
-class CompileOptions:
-    """What ``mlc compile -t llvm`` takes. ``schedules`` defaults to the host's."""
+class LlvmOptions(LoopOptions):
+    """What ``mlc compile -t llvm`` takes: the loop-IR options, and LLVM's forms to emit."""
 
-    level: str = "O2"  # a pipeline: a level (O0..O3) or pass specs
-    schedules: Schedules | None = None
-    schedule_overrides: tuple[str, ...] = ()
-    emit: tuple[str, ...] = ()
-    memory_strategy: str = "best"
-
-    def __post_init__(self) -> None:
-        check_emit_forms(self.emit, EMIT_FORMS)
+    EMIT_FORMS: ClassVar[tuple[str, ...]] = ("llvm-ir", "asm", "loop-ir")
 
 
-def check_emit_forms(forms: Sequence[str], known: Sequence[str]) -> None:
-    unknown = [form for form in forms if form not in known]
-    if unknown:
-        raise CompileError(f"unknown --emit form {unknown[0]!r}",
-                           hint=f"choose from {', '.join(known)}")
-
-
-def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions | None = None,
-                  host: HostTarget | None = None) -> Manifest:
-    """Compile ``graph`` (not modified) into the artifact directory ``out_dir``."""
-    options = options or CompileOptions()
-    host = host or host_target()
+def compile_graph(graph: Graph, out_dir: str | Path, options: LlvmOptions | None = None
+                  ) -> Manifest:
+    """Compile ``graph`` (not modified) for this machine into the artifact directory
+    ``out_dir``."""
+    options = options or LlvmOptions()
+    host = host_target()
     start = time.perf_counter()
-    schedules = (options.schedules or default_schedules(host.isa)).with_overrides(
-        options.schedule_overrides)
+    schedules = host_schedules(options)
     program = build_program(graph, level=options.level, schedules=schedules,
-                            memory_strategy=options.memory_strategy, alignment=ALIGN)
+                            memory_strategy=options.memory_strategy, alignment=ARENA_ALIGN)
     codegen = ModuleCodegen(_module_name(program.graph), host)
     functions = [codegen.add_kernel(step.kernel) for step in program.steps]
     for function in functions:
@@ -89,7 +69,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: CompileOptions | N
         build_shared_library([build / "weights.S"], writer.path / "model.so",
                              objects=[build / "model.o"], flags=[f"-Wa,-I{build}"])
         program.plan.save(writer.path / "plan.json")
-        _write_emits(writer.path, options.emit, compiled, program.steps)
+        _write_emits(writer.path, options.emit, compiled, program)
         manifest = Manifest.for_graph(
             program.graph, "llvm", arena_bytes=program.arena_bytes,
             weight_bytes=program.weights.size, library="model.so", abi_version=ABI_VERSION,
@@ -127,11 +107,12 @@ def _entry(module: llir.Module, program: Program, functions: Sequence[llir.Funct
               ((inputs, graph.inputs), (outputs, graph.outputs), (arena, arena_bytes)) if needed]
     failed = llir.IntType(1)(0)
     if arena_bytes:
-        failed = b.icmp_unsigned("!=", b.and_(b.ptrtoint(arena, _I64), _I64(ALIGN - 1)), _I64(0))
+        misaligned = b.and_(b.ptrtoint(arena, _I64), _I64(ARENA_ALIGN - 1))
+        failed = b.icmp_unsigned("!=", misaligned, _I64(0))
     for check in checks:
         failed = b.or_(failed, check)
     b.cbranch(failed, bad, body)
-    llir.IRBuilder(bad).ret(_I32(_ERR_ARGUMENT))
+    llir.IRBuilder(bad).ret(_I32(STATUS_BAD_ARGUMENT))
 
     b = llir.IRBuilder(body)
     pointers = {"input": [b.load(b.gep(inputs, [_I64(i)], source_etype=_PTR), typ=_PTR)
@@ -156,7 +137,7 @@ def _entry(module: llir.Module, program: Program, functions: Sequence[llir.Funct
         for copy in program.copies:
             b.call(memcpy, [pointers["output"][copy.output], locate(*copy.source),
                             _I64(copy.nbytes), llir.IntType(1)(0)])
-    b.ret(_I32(_OK))
+    b.ret(_I32(STATUS_OK))
 
 
 _WEIGHTS_ASM = """\
@@ -171,11 +152,11 @@ _WEIGHTS_ASM = """\
 """
 
 
-def _write_emits(folder: Path, forms: Sequence[str], compiled, steps: Sequence[Step]) -> None:
+def _write_emits(folder: Path, forms: Sequence[str], compiled: Compiled,
+                 program: Program) -> None:
     if "llvm-ir" in forms:
         (folder / EMIT_FILES["llvm-ir"]).write_text(compiled.llvm_ir)
     if "asm" in forms and compiled.asm is not None:
         (folder / EMIT_FILES["asm"]).write_text(compiled.asm)
     if "loop-ir" in forms:
-        text = "\n\n".join(print_kernel(step.kernel) for step in steps)
-        (folder / EMIT_FILES["loop-ir"]).write_text(text + "\n")
+        write_loop_ir(folder, program)

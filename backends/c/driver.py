@@ -22,18 +22,20 @@ from pathlib import Path
 from typing import Sequence
 
 from mlc.ir import Graph
-from mlc.runtime.artifact import ArtifactWriter, Manifest
-from mlc.runtime.c.build import build_shared_library
+from mlc.memory import ALIGNMENT
 
-from ..loop import print_kernel
 from ..loop.schedule import Schedules, default_schedules
-from ..program import CompileError, Program, build_program
+from ..options import CompileError, LoopOptions
+from ..program import Program, build_program, host_schedules, write_loop_ir
+from ..toolchain import cmake, cortex_m
+from ..toolchain.abi import ABI_VERSION
+from ..toolchain.artifact import ArtifactWriter, Manifest
+from ..toolchain.cc import build_shared_library, find_c_compiler
+from ..toolchain.host import host_target
 from .module import MLC_OPS_HEADER, RenderOptions, Sources, render_program
 
 HEADER_DIR = Path(__file__).resolve().parent
 MODEL_DIR = "model"
-ABI_VERSION = 1
-EMIT_FORMS = ("loop-ir",)
 # What the generated C must compile cleanly under (the acceptance flags of the C backend).
 WARNING_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-pedantic")
 # Rounding as the IR says (no -ffast-math), but FMA contraction like LLVM's `contract` and no
@@ -47,43 +49,33 @@ WEIGHT_FORMATS = ("auto", "c", "incbin")
 
 
 @dataclass(frozen=True)
-class CCompileOptions:
-    """What ``mlc compile -t c`` / ``-t c-cortex-m4`` take."""
+class COptions(LoopOptions):
+    """What ``mlc compile -t c`` / ``-t c-cortex-m4`` take: the loop-IR options, how weights
+    are stored, and whether warnings are errors."""
 
-    level: str = "O2"
-    schedules: Schedules | None = None
-    schedule_overrides: tuple[str, ...] = ()
-    emit: tuple[str, ...] = ()
-    memory_strategy: str = "best"
     weights: str = "auto"
     werror: bool = False  # host: add -Werror (the tests do; the Cortex-M project always does)
 
     def __post_init__(self) -> None:
-        from ..llvm.build import check_emit_forms
-
-        check_emit_forms(self.emit, EMIT_FORMS)
+        super().__post_init__()
         if self.weights not in WEIGHT_FORMATS:
             raise CompileError(f"unknown weights format {self.weights!r}",
                                hint=f"choose from {', '.join(WEIGHT_FORMATS)}")
 
 
-def compile_host(graph: Graph, out_dir: str | Path, options: CCompileOptions | None = None
+def compile_host(graph: Graph, out_dir: str | Path, options: COptions | None = None
                  ) -> Manifest:
     """Compile ``graph`` (not modified) for this machine into the artifact ``out_dir``."""
-    from ..llvm.host import host_target
-
-    options = options or CCompileOptions()
+    options = options or COptions()
     start = time.perf_counter()
     host = host_target()
-    schedules = (options.schedules or default_schedules(host.isa)).with_overrides(
-        options.schedule_overrides)
-    program = build_program(graph, level=options.level, schedules=schedules,
+    program = build_program(graph, level=options.level, schedules=host_schedules(options),
                             memory_strategy=options.memory_strategy)
     sources = render_program(program, RenderOptions(threads=True, weights=options.weights))
     flags = host_flags(host.isa, werror=options.werror)
     with ArtifactWriter(out_dir) as writer:
         model_dir = _write_sources(writer.path, sources, program, options.emit)
-        _write_project_files(writer.path)
+        cmake.copy_project_files(writer.path)
         assembler = [f"-Wa,-I{model_dir}"] if sources.weights_format == "incbin" else []
         build_shared_library([model_dir / name for name in sources.c_files],
                              writer.path / "model.so", flags=flags + assembler,
@@ -93,7 +85,7 @@ def compile_host(graph: Graph, out_dir: str | Path, options: CCompileOptions | N
             weight_bytes=program.weights.size, library="model.so", abi_version=ABI_VERSION,
             plan="plan.json", passes=tuple(program.passes),
             options={**_common_options(program, options, sources), "cpu": host.cpu,
-                     "cflags": flags, "compiler": _compiler_name()},
+                     "cflags": flags, "compiler": Path(find_c_compiler()).name},
             compile_seconds=round(time.perf_counter() - start, 3))
         return writer.commit(manifest)
 
@@ -109,33 +101,29 @@ def host_flags(isa: str, werror: bool = False) -> list[str]:
     return flags
 
 
-def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
-                     options: CCompileOptions | None = None) -> Manifest:
+def compile_cortex_m(graph: Graph, out_dir: str | Path, options: COptions | None = None, *,
+                     cpu: str) -> Manifest:
     """Compile ``graph`` for the Cortex-M core ``cpu`` (``cortex-m4`` …) into a project and its
     ELF in the artifact ``out_dir``."""
-    from mlc.memory import ALIGNMENT
-    from mlc.runtime import mcu
-
-    options = options or CCompileOptions()
+    options = options or COptions()
     start = time.perf_counter()
-    core = mcu.core(cpu)
-    schedules = cortex_m_schedules(options.schedule_overrides, options.schedules)
-    program = build_program(graph, level=options.level, schedules=schedules,
-                            memory_strategy=options.memory_strategy,
-                            alignment=ALIGNMENT.get(cpu, 16), stack_limit=CORTEX_M_STACK_LIMIT)
+    core = cortex_m.core(cpu)
     if options.weights == "incbin":
         raise CompileError("a microcontroller build keeps its weights in weights.c",
                            hint="drop --weights incbin for Cortex-M targets")
+    program = build_program(graph, level=options.level, schedules=cortex_m_schedules(options),
+                            memory_strategy=options.memory_strategy,
+                            alignment=ALIGNMENT.get(cpu, 16), stack_limit=CORTEX_M_STACK_LIMIT)
     sources = render_program(program, RenderOptions(threads=False, weights="c",
                                                     weight_alignment=8))
     with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-mcu-") as tmp:
         _write_sources(writer.path, sources, program, options.emit)
-        _write_project_files(writer.path)
+        cmake.copy_project_files(writer.path)
         build_dir = Path(tmp) / "build"
-        elf = mcu.build_project(writer.path, cpu, build_dir=build_dir)
+        elf = cmake.build_project(writer.path, cpu, build_dir=build_dir)
         shutil.copyfile(elf, writer.path / "model.elf")
         cflags = _recorded_flags(build_dir, f"{MODEL_DIR}/model.c")
-        size = mcu.elf_size(writer.path / "model.elf")
+        size = cortex_m.elf_size(writer.path / "model.elf")
         manifest = Manifest.for_graph(
             program.graph, f"c-{cpu}", arena_bytes=program.arena_bytes,
             weight_bytes=program.weights.size, plan="plan.json", passes=tuple(program.passes),
@@ -147,13 +135,12 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, cpu: str,
         return writer.commit(manifest)
 
 
-def cortex_m_schedules(overrides: Sequence[str] = (), base: Schedules | None = None
-                       ) -> Schedules:
+def cortex_m_schedules(options: LoopOptions) -> Schedules:
     """A Cortex-M core's schedules: scalar (4x4 register tiles), serial (one core), im2col
     capped at CORTEX_M_IM2COL_KIB; then the user's overrides."""
-    return (base or default_schedules("scalar")).with_overrides(
+    return default_schedules("scalar").with_overrides(
         ("gemm.parallel=false", "loops.parallel=false", f"gemm.im2col_kib={CORTEX_M_IM2COL_KIB}",
-         *overrides))
+         *options.schedule))
 
 
 def _write_sources(folder: Path, sources: Sources, program: Program,
@@ -169,20 +156,8 @@ def _write_sources(folder: Path, sources: Sources, program: Program,
     shutil.copyfile(HEADER_DIR / MLC_OPS_HEADER, model_dir / MLC_OPS_HEADER)
     program.plan.save(folder / "plan.json")
     if "loop-ir" in emit:
-        text = "\n\n".join(print_kernel(step.kernel) for step in program.steps)
-        (folder / "model.loop").write_text(text + "\n")
+        write_loop_ir(folder, program)
     return model_dir
-
-
-def _write_project_files(folder: Path) -> None:
-    """CMakeLists.txt, cmake/ and runtime/c: the artifact is a project that builds on its own
-    (``cmake -S DIR -B build``, for the host or with the arm toolchain file)."""
-    from mlc.runtime import mcu
-
-    for relative, source in mcu.project_files().items():
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
 
 
 def _recorded_flags(build_dir: Path, source: str) -> list[str]:
@@ -204,14 +179,8 @@ def _recorded_flags(build_dir: Path, source: str) -> list[str]:
     return flags
 
 
-def _common_options(program: Program, options: CCompileOptions, sources: Sources) -> dict:
+def _common_options(program: Program, options: COptions, sources: Sources) -> dict:
     return {"level": options.level, "isa": program.schedules.isa,
             "schedules": program.schedules.to_json(), "memory_strategy": program.plan.strategy,
             "kernels": len(program.steps), "workspace_bytes": program.workspace,
             "weights_format": sources.weights_format, "sources": MODEL_DIR}
-
-
-def _compiler_name() -> str:
-    from mlc.runtime.c.build import find_c_compiler
-
-    return Path(find_c_compiler()).name

@@ -1,4 +1,5 @@
-"""The artifact directory that ``mlc compile`` writes and ``mlc.runtime.load`` reads.
+"""The artifact directory that every backend writes (``mlc compile``) and ``mlc.runtime.load``
+reads.
 
 An artifact is a folder: ``manifest.json`` (what the model expects and how it was built) plus the
 target's files (``model.so``, ``plan.json``, emitted ``.ll``/``.s``/loop IR …). The manifest is
@@ -21,6 +22,7 @@ import numpy as np
 
 from mlc.errors import MlcError
 from mlc.ir.dtypes import DType
+from mlc.version import __version__
 
 FORMAT = "mlc-artifact"
 FORMAT_VERSION = 1
@@ -257,10 +259,8 @@ class ArtifactWriter:
         """Write the manifest (``files`` = what the stage holds) and move the stage into place."""
         files = sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*")
                        if p.is_file() and p.name != MANIFEST)
-        import mlc
-
         manifest = replace(manifest, files=tuple(files),
-                           mlc_version=manifest.mlc_version or mlc.__version__)
+                           mlc_version=manifest.mlc_version or __version__)
         manifest.check_consistent(f"manifest of {self.out_dir}")
         (self.path / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=1) + "\n")
         _check_replaceable(self.out_dir)

@@ -1,11 +1,12 @@
-"""C identifiers from untrusted names: model, tensor and kernel names never reach C unsanitized.
+"""Identifiers from untrusted names: model, tensor and kernel names never reach generated code
+(C, or TVM's PrimFunc names and through them CUDA) unsanitized.
 
 A model file chooses its own tensor names, so a name may hold ``*/``, quotes, newlines, a C
-keyword, a leading digit or non-ASCII text. Every identifier the C renderer writes goes through
-``NameTable``: only ``[A-Za-z0-9_]`` survive (runs of anything else become one ``_``, so no
-``__`` reserved identifier appears), each kind of name gets a fixed prefix that no keyword or
-library symbol starts with, names are cut to a bounded length, and collisions get a numeric
-suffix. Comments in generated code show only these sanitized forms.
+keyword, a leading digit or non-ASCII text. Every identifier the C renderer and the TVM backend
+write goes through ``NameTable``: only ``[A-Za-z0-9_]`` survive (runs of anything else become
+one ``_``, so no ``__`` reserved identifier appears), each kind of name gets a fixed prefix that
+no keyword or library symbol starts with, names are cut to a bounded length, and collisions get
+a numeric suffix. Comments in generated code show only these sanitized forms.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Compile C sources (and object files, e.g. from LLVM) with the runtime into a shared library.
+"""The system C compiler as compiler and linker driver: C sources (and object files, e.g. from
+LLVM) plus the C runtime (``runtime/c``) into a shared library.
 
 Why the system compiler: it is also the linker driver, so the LLVM backend needs it too (to link
 its object with the runtime), and the C backend needs nothing else on the host. Failures are
@@ -17,17 +18,17 @@ from typing import Iterable, Sequence
 
 from mlc.errors import MlcError
 
-RUNTIME_DIR = Path(__file__).resolve().parent
+from .tools import Tool, ToolchainError
+
+# The C runtime's sources, linked into every library: runtime/c in a checkout and mlc/runtime/c
+# when installed (both two folders above this package).
+RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime" / "c"
 RUNTIME_SOURCES = ("runtime.c", "thread_pool.c")
 # -fvisibility=hidden: only MLC_EXPORT symbols (the ABI) leave the library, so two models loaded
 # into one process never bind to each other's runtime.
 BASE_FLAGS = ("-O3", "-fPIC", "-shared", "-pthread", "-fvisibility=hidden")
 COMPILERS = ("cc", "gcc", "clang")
 INSTALL_HINT = "install a C compiler, e.g. `apt-get install gcc` (Debian/Ubuntu), or set CC"
-
-
-class ToolchainError(MlcError):
-    """No usable C compiler or linker on this machine."""
 
 
 class BuildError(MlcError):
@@ -52,6 +53,19 @@ def find_c_compiler() -> str:
             return found
     raise ToolchainError(f"no C compiler found (looked for {', '.join(COMPILERS)} on PATH)",
                          hint=INSTALL_HINT)
+
+
+class _CCompiler(Tool):
+    """The C compiler as a target's required tool: ``$CC`` or the first of cc, gcc, clang."""
+
+    def find(self) -> str | None:
+        try:
+            return find_c_compiler()
+        except ToolchainError:
+            return None
+
+
+C_COMPILER = _CCompiler("cc", INSTALL_HINT)
 
 
 def build_shared_library(sources: Sequence[str | os.PathLike], output: str | os.PathLike, *,

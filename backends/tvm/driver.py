@@ -22,47 +22,50 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from mlc.errors import MlcError, first_line
+from mlc.errors import first_line
 from mlc.ir import Graph
-from mlc.runtime.artifact import ArtifactWriter, Manifest
 
+from ..options import CompileError, CompileOptions
+from ..program import optimise
+from ..toolchain.artifact import ArtifactWriter, Manifest
+from ..toolchain.host import host_target
+from ..toolchain.tools import Tool
 from . import require_tvm
 
 DEFAULT_ARCH = "sm_90"
-EMIT_FORMS = ("relax", "tir")
 EMIT_FILES = {"relax": "model.relax.py", "tir": "model.tir.py"}
 TARGETS = ("tvm-llvm", "cuda")
 _ARCH = re.compile(r"sm_\d{2,3}[af]?")
 
 
-class TvmCompileError(MlcError):
+class TvmCompileError(CompileError):
     """The model cannot be compiled through TVM (an option, a missing tool, a TVM failure)."""
 
 
 @dataclass(frozen=True)
-class TvmCompileOptions:
-    level: str = "O2"
+class TvmOptions(CompileOptions):
+    """What ``mlc compile -t tvm-llvm`` / ``-t cuda`` take on top of the level and forms."""
+
     arch: str = DEFAULT_ARCH  # cuda only
-    tune_trials: int = 0  # MetaSchedule trials over the whole model; 0: dlight / CPU rules
-    emit: tuple[str, ...] = ()
+    tune: int = 0  # MetaSchedule trials over the whole model; 0: dlight / CPU rules
+
+    EMIT_FORMS: ClassVar[tuple[str, ...]] = ("relax", "tir")
 
     def __post_init__(self) -> None:
-        unknown = [f for f in self.emit if f not in EMIT_FORMS]
-        if unknown:
-            raise TvmCompileError(f"unknown --emit form {unknown[0]!r} for the TVM targets",
-                                  hint=f"choose from {', '.join(EMIT_FORMS)}")
+        super().__post_init__()
         if not _ARCH.fullmatch(self.arch):
             raise TvmCompileError(f"--arch {self.arch!r} is not a CUDA architecture",
                                   hint="e.g. --arch sm_90 (H100/H200) or sm_80 (A100)")
-        if self.tune_trials < 0:
-            raise TvmCompileError(f"--tune {self.tune_trials}: the trial count must be ≥ 0")
+        if self.tune < 0:
+            raise TvmCompileError(f"--tune {self.tune}: the trial count must be ≥ 0")
 
 
 def tvm_target(name: str, arch: str = DEFAULT_ARCH):
     """The TVM Target for an mlc target name (TVM 0.27 takes JSON-style dicts)."""
     tvm = require_tvm()
-    host = {"kind": "llvm", "mcpu": _host_cpu(), "num-cores": os.cpu_count() or 1}
+    host = {"kind": "llvm", "mcpu": host_target().cpu, "num-cores": os.cpu_count() or 1}
     if name == "tvm-llvm":
         return tvm.target.Target(host)
     if name == "cuda":
@@ -73,33 +76,25 @@ def tvm_target(name: str, arch: str = DEFAULT_ARCH):
     raise TvmCompileError(f"{name!r} is not a TVM target", hint=f"choose {' or '.join(TARGETS)}")
 
 
-def _host_cpu() -> str:
-    from mlc.backends.llvm.host import host_target
-
-    return host_target().cpu
-
-
-def compile_tvm(graph: Graph, out_dir: str | os.PathLike, target_name: str,
-                options: TvmCompileOptions | None = None) -> Manifest:
+def compile_tvm(graph: Graph, out_dir: str | os.PathLike, options: TvmOptions | None = None, *,
+                target_name: str) -> Manifest:
     """Compile ``graph`` (not modified) for ``target_name`` into the artifact ``out_dir``."""
-    options = options or TvmCompileOptions()
+    options = options or TvmOptions()
     tvm = require_tvm()
-    from mlc.backends.program import optimise
-
     from .relax_module import to_relax
 
     start = time.perf_counter()
     target = tvm_target(target_name, options.arch)
     if target_name == "cuda":
         _nvcc()  # before any work: the kernels are compiled ahead of time
-        if options.tune_trials and not tvm.cuda(0).exist:
+        if options.tune and not tvm.cuda(0).exist:
             raise TvmCompileError("--tune measures candidate kernels on the GPU, and this "
                                   "machine has none", hint="run `mlc compile -t cuda --tune N` "
                                   "on the GPU machine, or leave out --tune (dlight schedules)")
     optimised, passes = optimise(graph, options.level)
     program = to_relax(optimised)
     with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-tvm-") as tmp:
-        module, schedule = _schedule(program.module, target, options.tune_trials, Path(tmp))
+        module, schedule = _schedule(program.module, target, options.tune, Path(tmp))
         if "relax" in options.emit:
             (writer.path / EMIT_FILES["relax"]).write_text(program.module.script())
         if "tir" in options.emit:
@@ -237,13 +232,23 @@ def source_digest(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
+class _Nvcc(Tool):
+    """nvcc on PATH, else under $CUDA_HOME (default /usr/local/cuda)."""
+
+    def find(self) -> str | None:
+        home = os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "nvcc")
+        return shutil.which(self.name) or (home if os.access(home, os.X_OK) else None)
+
+
+NVCC = _Nvcc("nvcc", "install the CUDA toolkit (nvcc) or put it on PATH")
+
+
 def _nvcc() -> str:
-    home = os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "nvcc")
-    found = shutil.which("nvcc") or (home if os.access(home, os.X_OK) else None)
+    found = NVCC.find()
     if found is None:
         raise TvmCompileError("`mlc compile -t cuda` compiles its kernels ahead of time with "
                               "nvcc, which is not installed",
-                              hint="install the CUDA toolkit (nvcc) or put it on PATH")
+                              hint=NVCC.hint)
     return found
 
 

@@ -1,0 +1,25 @@
+"""The C ABI every llvm and c library exports (``runtime/c/mlc_runtime.h``), seen from Python.
+
+The header is the definition; these constants restate it once for the code generators that
+emit ``mlc_run`` and for the loader that calls it, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ABI_VERSION = 1  # MLC_ABI_VERSION
+ARENA_ALIGN = 64  # MLC_ARENA_ALIGN: the arena's (and every buffer's) start, in bytes
+ENTRY_POINTS = ("mlc_abi_version", "mlc_arena_bytes", "mlc_num_threads", "mlc_run")
+STATUS_OK, STATUS_BAD_ARGUMENT = 0, 1  # MLC_OK, MLC_ERR_ARGUMENT
+
+
+def aligned_empty(shape, dtype, align: int = ARENA_ALIGN) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary
+    (numpy only promises element alignment). Never zero-sized, so the pointer is always valid."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    nbytes = max(count * dtype.itemsize, 1)
+    raw = np.empty(nbytes + align, dtype=np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
