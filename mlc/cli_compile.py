@@ -110,7 +110,7 @@ def compile_cmd(model: str, target: str, output: str, emit: str | None,
             doc["size"] = {**manifest.options["size"], "arena": manifest.arena_bytes}
         _echo_json(doc)
         return
-    binary = manifest.library or manifest.options.get("elf")
+    binary = manifest.library or manifest.options.get("elf") or ", ".join(manifest.files)
     click.echo(f"wrote {path}: {binary} for {manifest.options.get('cpu', target)} "
                f"({manifest.options.get('kernels', '?')} kernels, arena {manifest.arena_bytes} "
                f"bytes, weights {manifest.weight_bytes} bytes) in "

@@ -32,7 +32,9 @@ class Registry(Generic[T]):
     def add(self, name: str, entry: T) -> T:
         """Register ``entry`` as ``name``; a second, different entry for a name is a bug (or a
         plugin shadowing a built-in) and raises ValueError. Re-adding the same entry is a no-op,
-        so re-importing a module does no harm."""
+        so re-importing a module does no harm. The built-ins load first, so they keep their
+        order and a plugin cannot take a built-in's name."""
+        self._ensure_loaded()
         if name in self._entries and self._entries[name] is not entry:
             raise ValueError(f"{self.kind} {name} registered twice")
         self._entries[name] = entry

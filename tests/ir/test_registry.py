@@ -19,10 +19,13 @@ def test_entries_keep_registration_order_and_refuse_a_second_entry():
     assert "b" not in reg and len(reg) == 1
 
 
-def test_load_runs_once_before_the_first_read_and_may_register():
+def test_built_ins_load_once_before_the_first_read_or_add_and_come_first():
     calls = []
     reg: Registry[str] = Registry("thing", load=lambda: (calls.append(1), reg.add("x", "X")))
-    reg.add("y", "Y")  # adding does not load: modules register while the loader imports them
     assert calls == []
-    assert reg.items() == [("y", "Y"), ("x", "X")]
-    assert list(reg) == ["y", "x"] and calls == [1]
+    reg.add("y", "Y")  # a plugin's entry: the built-ins load first and keep their place
+    assert calls == [1]
+    assert reg.items() == [("x", "X"), ("y", "Y")]
+    assert list(reg) == ["x", "y"] and calls == [1]
+    with pytest.raises(ValueError, match="thing x registered twice"):
+        reg.add("x", "another X")
