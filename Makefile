@@ -8,7 +8,7 @@ JOBS ?= 2
 MCU_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup toolchains demo test test-fast docs clean
+.PHONY: setup toolchains demo lint test test-fast docs clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,14 @@ demo: setup
 	$(VENV)/bin/mlc run build/digits_cnn
 	$(VENV)/bin/mlc compare models/digits_cnn.onnx --targets ref,llvm,c
 
-test: setup toolchains
+# Layers only point down: pyproject.toml's import-linter contracts (see mlc/testing/layers.py).
+lint: setup
+	$(PY) -m mlc.testing.layers
+
+test: setup toolchains lint
 	$(PY) -m pytest -q -n $(JOBS)
 
-test-fast: setup toolchains
+test-fast: setup toolchains lint
 	$(PY) -m pytest -q -n $(JOBS) -m "not slow"
 
 docs: setup

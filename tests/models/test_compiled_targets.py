@@ -1,0 +1,52 @@
+"""Acceptance of every compiled target that runs on this host (llvm, c, tvm-llvm): each matches
+onnxruntime on every zoo model at 1 and 2 threads, and (slow) on the light models, also with
+random weights — the checks of tests/compiled_models.py, what `mlc compare MODEL --targets
+ort,TARGET --threads N` runs. Target-specific checks live with their backend's tests
+(tests/c/test_c_artifacts.py, tests/tvm_backend/test_cuda_artifacts.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlc.runtime import Model, get_target
+from mlc.testing.models import LIGHT_MODELS, ZOO_MODELS, light_model_path, zoo_model_path
+from tests.compiled_models import check_model, random_weight_model
+from tests.skips import skip_outside_ci
+
+# Light models and thread counts per target: the C and TVM builds of the big models are slow, so
+# they check fewer models (or one thread count) within the suite's time budget.
+FEW = ("squeezenet", "shufflenet", "resnet50")
+LIGHT = {"llvm": (LIGHT_MODELS, (1, 2)), "c": (FEW, (1, 2)), "tvm-llvm": (LIGHT_MODELS, (2,))}
+RANDOM_WEIGHTS = {"llvm": (LIGHT_MODELS, (1, 2)), "c": (FEW, (1, 2)), "tvm-llvm": (FEW, (2,))}
+
+
+def need(target: str) -> None:
+    """Skip (outside CI) when a tool the target needs is missing here."""
+    missing = get_target(target).missing_tools()
+    if missing:
+        skip_outside_ci(f"{target} needs {missing[0].name} ({missing[0].hint})")
+
+
+def _cases(table: dict) -> list:
+    return [pytest.param(target, name, threads, marks=pytest.mark.slow, id=f"{target}-{name}")
+            for target, (names, threads) in table.items() for name in names]
+
+
+@pytest.mark.parametrize("target", list(LIGHT))
+@pytest.mark.parametrize("name", ZOO_MODELS)
+def test_zoo_model_matches_onnxruntime(target, name):
+    need(target)
+    check_model(Model(zoo_model_path(name)), target)
+
+
+@pytest.mark.parametrize("target, name, threads", _cases(LIGHT))
+def test_light_model_matches_onnxruntime(target, name, threads):
+    need(target)
+    check_model(Model(light_model_path(name)), target, threads=threads)
+
+
+@pytest.mark.parametrize("target, name, threads", _cases(RANDOM_WEIGHTS))
+def test_light_model_with_random_weights_matches_onnxruntime(target, name, threads):
+    need(target)
+    model, atol = random_weight_model(name)
+    check_model(model, target, atol=atol, threads=threads)
