@@ -26,3 +26,15 @@ def test_load_runs_once_before_the_first_read_and_may_register():
     assert calls == []
     assert reg.items() == [("y", "Y"), ("x", "X")]
     assert list(reg) == ["y", "x"] and calls == [1]
+
+
+def test_register_adds_a_function_under_each_name_and_getitem_reads_it():
+    reg: Registry = Registry("lowering")
+
+    @reg.register("add", "sub")
+    def binary():
+        pass
+
+    assert binary.__name__ == "binary" and reg["add"] is binary and reg["sub"] is binary
+    with pytest.raises(KeyError):
+        reg["mul"]
