@@ -1,11 +1,13 @@
 """IR → ONNX export: the way out of mlc, so any graph (after any pass) can run in onnxruntime.
 
 The exporter is one table, ``EXPORTERS``, from core op name to a function that emits the equivalent
-ONNX node(s) through an :class:`_Emitter`. Core ops hold everything static as attributes (the
-frontend resolved ONNX's shape-like inputs), so exporting mostly turns attributes back into the
-int64 / float initializers that modern opsets take as inputs (Reshape's shape, Clip's min/max,
-Slice's starts…). ``fused`` nodes are inlined: ONNX has no nested graphs of that kind, and their
-bodies are ordinary core ops.
+ONNX node(s) through an :class:`_Emitter`; an op whose ONNX equivalent takes the same inputs
+(``OpDef.onnx_equivalent``: Relu, Add, MatMul …) gets its entry from the op registry, and only
+the others are written here. Core ops hold everything static as attributes (the frontend resolved
+ONNX's shape-like inputs), so exporting mostly turns attributes back into the int64 / float
+initializers that modern opsets take as inputs (Reshape's shape, Clip's min/max, Slice's starts…).
+``fused`` nodes are inlined: ONNX has no nested graphs of that kind, and their bodies are ordinary
+core ops.
 
 Names: graph inputs and outputs keep their names verbatim (callers feed and read by them); every
 other name is made a C identifier (the ONNX IR spec's rule) and unique across the whole model,

@@ -228,7 +228,8 @@ def test_unlowered_ops_are_named():
     plain = REDUCE["conv2d"]
     REDUCE.remove("conv2d")  # as if conv2d had no lowering
     try:
-        with pytest.raises(LoweringError, match=r"no loop-IR lowering for conv2d yet \(in fused node"):
+        with pytest.raises(LoweringError,
+                           match=r"no loop-IR lowering for conv2d yet \(in fused node"):
             lower_node(graph.nodes[0])
     finally:
         REDUCE.add("conv2d", plain)
