@@ -1,6 +1,7 @@
 """Registry: one name → entry table, the one shape behind every "look it up by name" in mlc.
 
-Ops, ONNX converters, loop-IR lowerings, TVM computes, passes and targets are each a Registry.
+Ops, ONNX converters and exporters, loop-IR lowerings, TVM computes, passes and targets are each
+a Registry.
 What they share is written once here: refusing a name registered twice (a plugin reusing a
 built-in name, two modules defining the same op), loading the built-in entries on first use
 (importing a package registers its modules' entries, but only when someone asks), and
@@ -10,6 +11,9 @@ raises — stays with each registry's owner, which wraps ``get`` in its own look
     OPS: Registry[OpDef] = Registry("op", load=lambda: importlib.import_module("mlc.ops"))
     OPS.add("relu", OpDef(...))
     OPS.get("relu")          # None if unknown: the caller raises its own error with a hint
+
+    TE_OPS: Registry[Callable] = Registry("TE compute")
+    @TE_OPS.register("add", "sub")   # entries that are functions: one decorator, several names
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable)
 
 
 class Registry(Generic[T]):
@@ -40,12 +45,29 @@ class Registry(Generic[T]):
         self._entries[name] = entry
         return entry
 
+    def register(self, *names: str) -> Callable[[F], F]:
+        """Decorator: add the function under each of ``names`` (one lowering serving several ops)
+        and return it unchanged, for registries whose entries are the functions themselves."""
+
+        def wrap(fn: F) -> F:
+            for name in names:
+                self.add(name, fn)  # type: ignore[arg-type]
+            return fn
+
+        return wrap
+
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)
 
     def get(self, name: str) -> T | None:
         self._ensure_loaded()
         return self._entries.get(name)
+
+    def __getitem__(self, name: str) -> T:
+        """The entry of a name known to be there (KeyError otherwise): for code that checked
+        ``in`` first. Names a user typed go through ``get`` and the owner's own error."""
+        self._ensure_loaded()
+        return self._entries[name]
 
     def __contains__(self, name: object) -> bool:
         self._ensure_loaded()

@@ -18,10 +18,12 @@ dataclass fields; on the command line their underscores are written as dashes.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any, Callable, ClassVar, TypeVar
 
 from mlc.errors import MlcError
 from mlc.ir import Graph
+from mlc.registry import Registry
 
 
 class PassError(MlcError):
@@ -59,7 +61,7 @@ class Pass:
         return self.spec()
 
 
-_PASSES: dict[str, type[Pass]] = {}
+PASSES: Registry[type[Pass]] = Registry("pass", load=lambda: importlib.import_module("mlc.passes"))
 P = TypeVar("P", bound=type[Pass])
 
 
@@ -69,29 +71,22 @@ def register_pass(name: str) -> Callable[[P], P]:
     def wrap(cls: P) -> P:
         if "__dataclass_fields__" not in cls.__dict__:  # a subclass of a dataclass pass, too
             cls = dataclasses.dataclass(cls)  # type: ignore[assignment]
-        if name in _PASSES and _PASSES[name] is not cls:
-            raise ValueError(f"pass {name} registered twice")
+        PASSES.add(name, cls)
         cls.name = name
-        _PASSES[name] = cls
         return cls
 
     return wrap
 
 
 def all_passes() -> dict[str, type[Pass]]:
-    _ensure_loaded()
-    return dict(sorted(_PASSES.items()))
+    return dict(sorted(PASSES.items()))
 
 
 def get_pass(name: str) -> type[Pass]:
-    _ensure_loaded()
-    if name not in _PASSES:
-        raise PassError(f"unknown pass {name!r}", hint="known passes: " + ", ".join(sorted(_PASSES)))
-    return _PASSES[name]
-
-
-def _ensure_loaded() -> None:
-    import mlc.passes  # noqa: F401  (importing the package registers the built-in passes)
+    cls = PASSES.get(name)
+    if cls is None:
+        raise PassError(f"unknown pass {name!r}", hint="known passes: " + ", ".join(sorted(PASSES)))
+    return cls
 
 
 def option_name(field_name: str) -> str:

@@ -47,7 +47,7 @@ def load_pass_plugin(path: str | os.PathLike) -> ModuleType:
     if resolved in _loaded:  # the same file, edited: its earlier passes give way to the new ones
         _unregister_module(_loaded.pop(resolved)[1].__name__)
 
-    base._ensure_loaded()  # built-ins first, so a plugin reusing a built-in name fails clearly
+    base.all_passes()  # built-ins first, so a plugin reusing a built-in name fails clearly
     stem = "".join(c if c.isalnum() else "_" for c in file.stem)
     name = f"{_MODULE_PREFIX}{stem}_{hashlib.sha256(resolved.encode()).hexdigest()[:8]}_{digest}"
     loader = importlib.machinery.SourceFileLoader(name, resolved)
@@ -77,7 +77,7 @@ def load_pass_plugin(path: str | os.PathLike) -> ModuleType:
 
 def plugin_passes(module: ModuleType) -> list[str]:
     """Names of the passes ``module`` (a loaded plugin) registered."""
-    return sorted(n for n, cls in base._PASSES.items() if cls.__module__ == module.__name__)
+    return sorted(n for n, cls in base.PASSES.items() if cls.__module__ == module.__name__)
 
 
 def _plugin_line(exc: BaseException, resolved: str) -> int | None:
@@ -96,9 +96,9 @@ def _forget(module_name: str) -> None:
 
 
 def _unregister_module(module_name: str) -> None:
-    for pass_name, cls in list(base._PASSES.items()):
+    for pass_name, cls in base.PASSES.items():
         if cls.__module__ == module_name:
-            del base._PASSES[pass_name]
+            base.PASSES.remove(pass_name)
     sys.modules.pop(module_name, None)
 
 

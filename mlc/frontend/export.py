@@ -1,11 +1,13 @@
 """IR → ONNX export: the way out of mlc, so any graph (after any pass) can run in onnxruntime.
 
 The exporter is one table, ``EXPORTERS``, from core op name to a function that emits the equivalent
-ONNX node(s) through an :class:`_Emitter`. Core ops hold everything static as attributes (the
-frontend resolved ONNX's shape-like inputs), so exporting mostly turns attributes back into the
-int64 / float initializers that modern opsets take as inputs (Reshape's shape, Clip's min/max,
-Slice's starts…). ``fused`` nodes are inlined: ONNX has no nested graphs of that kind, and their
-bodies are ordinary core ops.
+ONNX node(s) through an :class:`_Emitter`; an op whose ONNX equivalent takes the same inputs
+(``OpDef.onnx_equivalent``: Relu, Add, MatMul …) gets its entry from the op registry, and only
+the others are written here. Core ops hold everything static as attributes (the frontend resolved
+ONNX's shape-like inputs), so exporting mostly turns attributes back into the int64 / float
+initializers that modern opsets take as inputs (Reshape's shape, Clip's min/max, Slice's starts…).
+``fused`` nodes are inlined: ONNX has no nested graphs of that kind, and their bodies are ordinary
+core ops.
 
 Names: graph inputs and outputs keep their names verbatim (callers feed and read by them); every
 other name is made a C identifier (the ONNX IR spec's rule) and unique across the whole model,
@@ -26,6 +28,8 @@ from onnx import TensorProto, helper, numpy_helper
 from mlc.errors import MlcError
 from mlc.ir.dtypes import DType
 from mlc.ir.graph import Graph, Node, Value
+from mlc.ops import all_ops
+from mlc.registry import Registry
 
 MIN_OPSET = 13  # Softmax's one-axis semantics, Split/Squeeze/ReduceSum with input tensors
 MAX_OPSET = onnx.defs.onnx_opset_version()
@@ -110,7 +114,7 @@ class _Emitter:
 # An exporter receives the emitter, the node, its inputs' ONNX names ("" for an omitted optional
 # input) and its outputs' ONNX names, and emits nodes that define exactly those outputs.
 Exporter = Callable[[_Emitter, Node, list[str], list[str]], None]
-EXPORTERS: dict[str, Exporter] = {}
+EXPORTERS: Registry[Exporter] = Registry("ONNX exporter")
 
 
 def _simple(onnx_op: str, **attr_map: str | Callable[[Node], Any]) -> Exporter:
@@ -125,19 +129,8 @@ def _simple(onnx_op: str, **attr_map: str | Callable[[Node], Any]) -> Exporter:
     return export
 
 
-for _core, _onnx in [("relu", "Relu"), ("sigmoid", "Sigmoid"), ("tanh", "Tanh"), ("erf", "Erf"),
-                     ("sqrt", "Sqrt"), ("exp", "Exp"), ("log", "Log"), ("neg", "Neg"),
-                     ("abs", "Abs"), ("reciprocal", "Reciprocal"), ("not", "Not"),
-                     ("identity", "Identity"), ("dropout", "Identity"),  # inference dropout
-                     ("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("div", "Div"),
-                     ("pow", "Pow"), ("min", "Min"), ("max", "Max"), ("equal", "Equal"),
-                     ("less", "Less"), ("greater", "Greater"), ("where", "Where"),
-                     ("prelu", "PRelu"), ("matmul", "MatMul"),
-                     ("global_avg_pool", "GlobalAveragePool"),
-                     ("global_max_pool", "GlobalMaxPool")]:
-    EXPORTERS[_core] = _simple(_onnx)
-
-EXPORTERS.update({
+for _core, _export in {
+    "dropout": _simple("Identity"),  # inference dropout
     "leaky_relu": _simple("LeakyRelu", alpha="alpha"),
     "hard_sigmoid": _simple("HardSigmoid", alpha="alpha", beta="beta"),
     "cast": _simple("Cast", to=lambda n: ONNX_DTYPE[n.attrs["to"]]),
@@ -169,22 +162,15 @@ EXPORTERS.update({
                           pads=lambda n: list(n.attrs["pads"]),
                           ceil_mode=lambda n: int(n.attrs["ceil_mode"]),
                           count_include_pad=lambda n: int(n.attrs["count_include_pad"])),
-})
-
-
-def _exporter(name: str) -> Callable[[Exporter], Exporter]:
-    def wrap(fn: Exporter) -> Exporter:
-        EXPORTERS[name] = fn
-        return fn
-
-    return wrap
+}.items():
+    EXPORTERS.add(_core, _export)
 
 
 def _np_dtype(value: Value) -> np.dtype:
     return value.dtype.numpy
 
 
-@_exporter("clip")
+@EXPORTERS.register("clip")
 def _clip(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     x = node.inputs[0]
     dt = _np_dtype(x)
@@ -204,7 +190,7 @@ def _clip(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     em.node("Clip", [ins[0], *bounds], outs)
 
 
-@_exporter("hard_swish")
+@EXPORTERS.register("hard_swish")
 def _hard_swish(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     if em.opset >= 14:
         em.node("HardSwish", ins, outs)
@@ -213,12 +199,12 @@ def _hard_swish(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> No
         em.node("Mul", [ins[0], *gate], outs)
 
 
-@_exporter("silu")
+@EXPORTERS.register("silu")
 def _silu(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     em.node("Mul", [ins[0], *em.node("Sigmoid", ins)], outs)  # ONNX has no SiLU before Swish-24
 
 
-@_exporter("gelu")
+@EXPORTERS.register("gelu")
 def _gelu(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     approximate = node.attrs["approximate"]
     if em.opset >= 20:
@@ -257,10 +243,10 @@ def _reduce(onnx_op: str) -> Exporter:
 
 for _core, _onnx in [("reduce_mean", "ReduceMean"), ("reduce_sum", "ReduceSum"),
                      ("reduce_max", "ReduceMax"), ("reduce_min", "ReduceMin")]:
-    EXPORTERS[_core] = _reduce(_onnx)
+    EXPORTERS.add(_core, _reduce(_onnx))
 
 
-@_exporter("layer_norm")
+@EXPORTERS.register("layer_norm")
 def _layer_norm(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     axis, eps = node.attrs["axis"], node.attrs["epsilon"]
     if em.opset >= 17:
@@ -282,28 +268,28 @@ def _layer_norm(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> No
         em.node("Mul", [*normed, ins[1]], outs)
 
 
-@_exporter("reshape")
+@EXPORTERS.register("reshape")
 def _reshape(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     em.node("Reshape", [ins[0], em.ints(node.attrs["shape"], f"{outs[0]}_shape")], outs)
 
 
-@_exporter("expand")
+@EXPORTERS.register("expand")
 def _expand(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     em.node("Expand", [ins[0], em.ints(node.attrs["shape"], f"{outs[0]}_shape")], outs)
 
 
-@_exporter("tile")
+@EXPORTERS.register("tile")
 def _tile(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     em.node("Tile", [ins[0], em.ints(node.attrs["repeats"], f"{outs[0]}_repeats")], outs)
 
 
-@_exporter("split")
+@EXPORTERS.register("split")
 def _split(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     em.node("Split", [ins[0], em.ints(node.attrs["sizes"], f"{outs[0]}_split")], outs,
             axis=node.attrs["axis"])
 
 
-@_exporter("slice")
+@EXPORTERS.register("slice")
 def _slice(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     # The core op's end = -1 with a negative step means "through index 0"; ONNX reads -1 as the
     # last index, so that case becomes INT64_MIN, which ONNX clamps to "before index 0".
@@ -315,7 +301,7 @@ def _slice(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
                       em.ints(node.attrs["steps"], f"{base}_steps")], outs)
 
 
-@_exporter("pad")
+@EXPORTERS.register("pad")
 def _pad(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     mode = node.attrs["mode"]
     if mode == "wrap" and em.opset < 19:
@@ -328,7 +314,7 @@ def _pad(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     em.node("Pad", inputs, outs, mode=mode)
 
 
-@_exporter("resize")
+@EXPORTERS.register("resize")
 def _resize(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     a = node.attrs
     x = node.inputs[0]
@@ -359,7 +345,7 @@ def _qparams(em: _Emitter, node: Node, zp_dtype: DType, base: str) -> list[str]:
     return [em.const(scale, f"{base}_scale"), em.const(zero, f"{base}_zero_point")]
 
 
-@_exporter("quantize")
+@EXPORTERS.register("quantize")
 def _quantize(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     x = ins[0]
     if node.inputs[0].dtype != DType.float32:  # ONNX wants the scale's type (f32) for x
@@ -368,10 +354,16 @@ def _quantize(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None
             axis=node.attrs["axis"])
 
 
-@_exporter("dequantize")
+@EXPORTERS.register("dequantize")
 def _dequantize(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     em.node("DequantizeLinear", [ins[0], *_qparams(em, node, node.inputs[0].dtype, outs[0])], outs,
             axis=node.attrs["axis"])
+
+
+# The rest are the ops whose ONNX equivalent takes the same inputs (the op registry names it).
+for _op in all_ops().values():
+    if _op.onnx_equivalent is not None and _op.name not in EXPORTERS:
+        EXPORTERS.add(_op.name, _simple(_op.onnx_equivalent))
 
 
 # -- graph walk ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ keywords; both may return one result or a tuple.
 from __future__ import annotations
 
 import enum
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -27,6 +28,7 @@ import numpy as np
 from mlc.errors import MlcError
 from mlc.ir.dtypes import DType
 from mlc.ir.types import TensorType
+from mlc.registry import Registry
 
 
 class FusionKind(enum.Enum):
@@ -111,7 +113,7 @@ class OpDef:
     kernel: Callable[..., Any]
     infer: Callable[..., Any]
     cost_fn: Callable[..., Cost] | None = None
-    onnx: tuple[str, ...] = ()
+    onnx: tuple[str, ...] = ()  # the ONNX ops the frontend maps onto this one
     doc: str = ""
     variadic_outputs: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +126,13 @@ class OpDef:
     @property
     def max_inputs(self) -> int | None:
         return None if any(n.endswith("*") for n in self.inputs) else len(self.inputs)
+
+    @property
+    def onnx_equivalent(self) -> str | None:
+        """The ONNX op that is this op input for input: the first of ``onnx`` when the op has no
+        attributes, so there is nothing to translate. The frontend imports and exports such a
+        pair from this alone; ops whose mapping translates something have no equivalent."""
+        return self.onnx[0] if self.onnx and not self.attrs else None
 
     def normalize_attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Check names, fill defaults, coerce values. Raises OpError naming the op's attributes."""
@@ -180,7 +189,7 @@ class OpDef:
                     sum(t.nbytes for t in output_types))
 
 
-_REGISTRY: dict[str, OpDef] = {}
+OPS: Registry[OpDef] = Registry("op", load=lambda: importlib.import_module("mlc.ops"))
 
 
 def register(name: str, *, inputs: Sequence[str], outputs: Sequence[str] = ("y",),
@@ -190,29 +199,21 @@ def register(name: str, *, inputs: Sequence[str], outputs: Sequence[str] = ("y",
     """Decorator that registers a numpy kernel as the reference semantics of core op ``name``."""
 
     def wrap(kernel: Callable[..., Any]) -> Callable[..., Any]:
-        if name in _REGISTRY:
-            raise ValueError(f"op {name} registered twice")
-        _REGISTRY[name] = OpDef(name=name, inputs=tuple(inputs), outputs=tuple(outputs),
-                                attrs=dict(attrs or {}), fusion=fusion, kernel=kernel, infer=infer,
-                                cost_fn=cost, onnx=tuple(onnx), doc=(kernel.__doc__ or "").strip(),
-                                variadic_outputs=variadic_outputs)
+        OPS.add(name, OpDef(name=name, inputs=tuple(inputs), outputs=tuple(outputs),
+                            attrs=dict(attrs or {}), fusion=fusion, kernel=kernel, infer=infer,
+                            cost_fn=cost, onnx=tuple(onnx), doc=(kernel.__doc__ or "").strip(),
+                            variadic_outputs=variadic_outputs))
         return kernel
 
     return wrap
 
 
 def get_op(name: str) -> OpDef:
-    _ensure_loaded()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise OpError(f"unknown op {name!r}", hint="`mlc ops` lists the registered ops") from None
+    op = OPS.get(name)
+    if op is None:
+        raise OpError(f"unknown op {name!r}", hint="`mlc ops` lists the registered ops")
+    return op
 
 
 def all_ops() -> dict[str, OpDef]:
-    _ensure_loaded()
-    return dict(sorted(_REGISTRY.items()))
-
-
-def _ensure_loaded() -> None:
-    import mlc.ops  # noqa: F401  (importing the package registers every op module)
+    return dict(sorted(OPS.items()))

@@ -451,3 +451,21 @@ def test_three_d_convolution_is_refused() -> None:
                           opset=11, constant=("w",))
     with pytest.raises(UnsupportedOpError, match="3-D input"):
         import_model(model)
+
+
+def test_onnx_equivalents_take_the_same_inputs_and_no_attributes() -> None:
+    """``OpDef.onnx_equivalent`` is where the importer and exporter read 1:1 pairs from: hold
+    it to ONNX's schema, so an op without attributes cannot name an ONNX op that needs some."""
+    import onnx.defs
+
+    from mlc.frontend.converters import CONVERTERS, MAX_OPSET
+    from mlc.frontend.export import EXPORTERS
+    from mlc.ops import all_ops
+
+    pairs = {op.name: op.onnx_equivalent for op in all_ops().values() if op.onnx_equivalent}
+    assert {"relu", "add", "matmul", "where", "min"} <= set(pairs)
+    for name, onnx_op in pairs.items():
+        schema = onnx.defs.get_schema(onnx_op, MAX_OPSET)
+        assert not schema.attributes and schema.max_output == 1, onnx_op
+        assert schema.min_input <= len(all_ops()[name].inputs) <= schema.max_input, onnx_op
+        assert onnx_op in CONVERTERS and name in EXPORTERS

@@ -29,3 +29,15 @@ def test_built_ins_load_once_before_the_first_read_or_add_and_come_first():
     assert list(reg) == ["x", "y"] and calls == [1]
     with pytest.raises(ValueError, match="thing x registered twice"):
         reg.add("x", "another X")
+
+
+def test_register_adds_a_function_under_each_name_and_getitem_reads_it():
+    reg: Registry = Registry("lowering")
+
+    @reg.register("add", "sub")
+    def binary():
+        pass
+
+    assert binary.__name__ == "binary" and reg["add"] is binary and reg["sub"] is binary
+    with pytest.raises(KeyError):
+        reg["mul"]

@@ -26,12 +26,18 @@ SMALL = AVX512.with_overrides(["gemm.mr=4", "gemm.nr=16"])  # tails at tiny size
 
 
 @pytest.fixture
-def fast_only(monkeypatch):
+def fast_only():
     """Make the plain conv2d/matmul lowerings fail, so a test proves the scheduled one ran."""
     def refuse(ctx, node, store):
         raise AssertionError(f"the scheduled lowering declined {node.op}")
-    for op in ("conv2d", "matmul"):
-        monkeypatch.setitem(REDUCE, op, refuse)
+    plain = {op: REDUCE[op] for op in ("conv2d", "matmul")}
+    for op in plain:
+        REDUCE.remove(op)
+        REDUCE.add(op, refuse)
+    yield
+    for op, fn in plain.items():
+        REDUCE.remove(op)
+        REDUCE.add(op, fn)
 
 
 def _loops(stmt: Stmt) -> list[For]:

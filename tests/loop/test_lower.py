@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from mlc.backends.loop import LoweringError, lower_node, print_kernel
 from mlc.backends.loop.ir import Allocate
-from mlc.backends.loop.ops import REDUCE, has_lowering
+from mlc.backends.loop.ops import COMPUTE, REDUCE, has_lowering
 from mlc.ir import DType, GraphBuilder
 from mlc.ops import all_ops
 from tests.strategies import random_feeds, random_graphs
@@ -215,15 +215,24 @@ def test_every_op_has_a_lowering():
     assert missing == []
 
 
-def test_unlowered_ops_are_named(monkeypatch):
-    monkeypatch.delitem(REDUCE, "conv2d")  # as if conv2d had no lowering
+def test_an_op_lowers_one_way():
+    assert set(COMPUTE) & set(REDUCE) == set(), "ops with both a compute and a reduction lowering"
+
+
+def test_unlowered_ops_are_named():
     b = GraphBuilder("g")
     x = b.input("x", (1, 2, 4, 4))
     w = b.const(np.ones((2, 2, 3, 3), np.float32))
     b.outputs(b.relu(b.conv2d(x, w, pads=(1, 1, 1, 1))))
     graph = fuse(b.graph)
-    with pytest.raises(LoweringError, match=r"no loop-IR lowering for conv2d yet \(in fused node"):
-        lower_node(graph.nodes[0])
+    plain = REDUCE["conv2d"]
+    REDUCE.remove("conv2d")  # as if conv2d had no lowering
+    try:
+        with pytest.raises(LoweringError,
+                           match=r"no loop-IR lowering for conv2d yet \(in fused node"):
+            lower_node(graph.nodes[0])
+    finally:
+        REDUCE.add("conv2d", plain)
 
 
 # -- quantization ----------------------------------------------------------------------------------

@@ -28,4 +28,4 @@ def attr_op():
     try:
         yield ATTR_OP
     finally:
-        registry._REGISTRY.pop(ATTR_OP, None)
+        registry.OPS.remove(ATTR_OP)

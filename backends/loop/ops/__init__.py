@@ -17,45 +17,15 @@ Two shapes of lowering, matching the two ways an op can sit in a fused loop nest
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
-COMPUTE: dict[str, Callable] = {}
-REDUCE: dict[str, Callable] = {}
-# Scheduled lowerings of anchors: fn(ctx, node, store, schedules) -> Stmt, or None when the fast
-# path does not apply to this node (the plain REDUCE entry is used then).
-SCHEDULED: dict[str, Callable] = {}
+from mlc.registry import Registry
 
-
-@dataclass(frozen=True)
-class _Register:
-    table: dict
-    names: tuple[str, ...]
-
-    def __call__(self, fn: Callable) -> Callable:
-        for name in self.names:
-            if name in COMPUTE or name in REDUCE:
-                raise ValueError(f"loop lowering for {name} defined twice")
-            self.table[name] = fn
-        return fn
-
-
-def compute(*names: str) -> _Register:
-    return _Register(COMPUTE, names)
-
-
-def reduction(*names: str) -> _Register:
-    return _Register(REDUCE, names)
-
-
-def scheduled(*names: str) -> Callable[[Callable], Callable]:
-    def register(fn: Callable) -> Callable:
-        for name in names:
-            if name in SCHEDULED:
-                raise ValueError(f"scheduled lowering for {name} defined twice")
-            SCHEDULED[name] = fn
-        return fn
-    return register
+# An op lowers one way, as a compute or as an anchor (tests/loop/test_lower.py holds them apart).
+COMPUTE: Registry[Callable] = Registry("compute lowering")
+REDUCE: Registry[Callable] = Registry("reduction lowering")
+SCHEDULED: Registry[Callable] = Registry("scheduled lowering")
+compute, reduction, scheduled = COMPUTE.register, REDUCE.register, SCHEDULED.register
 
 
 def has_lowering(op: str) -> bool:

@@ -13,17 +13,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-TE_OPS: dict[str, Callable] = {}
+from mlc.registry import Registry
 
-
-def te_op(*names: str) -> Callable[[Callable], Callable]:
-    def register(fn: Callable) -> Callable:
-        for name in names:
-            if name in TE_OPS:
-                raise ValueError(f"TE compute for {name} defined twice")
-            TE_OPS[name] = fn
-        return fn
-    return register
+TE_OPS: Registry[Callable] = Registry("TE compute")
+te_op = TE_OPS.register
 
 
 def has_te_op(op: str) -> bool:

@@ -1,4 +1,6 @@
-"""Activations, arithmetic, comparisons and casts: ONNX ops that map onto one core op (or a chain)."""
+"""Activations, arithmetic, comparisons and casts whose mapping translates something: attributes,
+n-ary inputs folded into a chain, old opsets' semantics. The ONNX ops that simply are a core op
+(Relu, Add, Where …) are imported by :mod:`.equivalents`."""
 
 from __future__ import annotations
 
@@ -8,55 +10,6 @@ from mlc.ir import Value
 
 from .context import ImportContext, NodeView, onnx_dtype
 from .registry import converter
-
-# ONNX op → core op, for ops whose only input is x and that take no attributes.
-_UNARY = {
-    "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Erf": "erf", "Sqrt": "sqrt",
-    "Exp": "exp", "Log": "log", "Neg": "neg", "Abs": "abs", "Reciprocal": "reciprocal",
-    "Not": "not", "HardSwish": "hard_swish", "Identity": "identity",
-}
-
-# ONNX op → core op, for binary ops with numpy broadcasting (opset ≥ 7) or the legacy
-# ``broadcast``/``axis`` attributes (opset < 7).
-_BINARY = {
-    "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow",
-    "Equal": "equal", "Less": "less", "Greater": "greater",
-}
-
-
-def _unary(core: str):
-    def convert(ctx: ImportContext, n: NodeView) -> Value:
-        return ctx.emit(core, n.input(0))
-
-    return convert
-
-
-for _onnx, _core in _UNARY.items():
-    converter(_onnx)(_unary(_core))
-
-
-def legacy_broadcast(ctx: ImportContext, n: NodeView, a: Value, b: Value) -> Value:
-    """Opset < 7 binary ops broadcast b onto a only with ``broadcast=1``, aligned at ``axis``
-    (default: trailing). Reshape b so that numpy's trailing alignment gives the same result."""
-    if n.opset >= 7 or not n.attr("broadcast", 0) or not n.has_attr("axis"):
-        return b
-    axis = int(n.attr("axis")) % max(len(a.shape), 1)
-    trailing = len(a.shape) - axis - len(b.shape)
-    if trailing <= 0:
-        return b
-    return ctx.reshape(b, tuple(b.shape) + (1,) * trailing)
-
-
-def _binary(core: str):
-    def convert(ctx: ImportContext, n: NodeView) -> Value:
-        a, b = n.input(0), n.input(1)
-        return ctx.emit(core, a, legacy_broadcast(ctx, n, a, b))
-
-    return convert
-
-
-for _onnx, _core in _BINARY.items():
-    converter(_onnx)(_binary(_core))
 
 
 @converter("Min")
@@ -91,11 +44,6 @@ def _chain(ctx: ImportContext, core: str, inputs: list[Value]) -> Value:
     for other in inputs[1:]:
         result = ctx.emit(core, result, other)
     return result
-
-
-@converter("Where", since=9)
-def where(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("where", n.input(0), n.input(1), n.input(2))
 
 
 @converter("LeakyRelu")

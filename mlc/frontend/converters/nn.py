@@ -133,11 +133,6 @@ def _transpose_pads(n: NodeView, in_sizes: list[int], kernel: list[int], strides
     return begins + ends
 
 
-@converter("MatMul")
-def matmul(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("matmul", n.input(0), n.input(1))
-
-
 @converter("Gemm")
 def gemm(ctx: ImportContext, n: NodeView) -> Value:
     return ctx.emit("gemm", n.input(0), n.input(1), n.input(2), alpha=n.attr("alpha", 1.0),
@@ -173,13 +168,3 @@ def max_pool(ctx: ImportContext, n: NodeView) -> Value:
 @converter("AveragePool")
 def average_pool(ctx: ImportContext, n: NodeView) -> Value:
     return _pool(ctx, n, "avg_pool2d", count_include_pad=bool(n.attr("count_include_pad", 0)))
-
-
-@converter("GlobalAveragePool")
-def global_average_pool(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("global_avg_pool", n.input(0))
-
-
-@converter("GlobalMaxPool")
-def global_max_pool(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("global_max_pool", n.input(0))

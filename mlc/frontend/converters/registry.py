@@ -18,6 +18,8 @@ from typing import Callable
 
 import onnx.defs
 
+from mlc.registry import Registry
+
 #: The newest opset whose semantics converters are written against.
 MAX_OPSET = 21
 
@@ -39,15 +41,13 @@ class Converter:
         return tuple(v for v in schema_versions(self.op_type) if self.handles(v))
 
 
-CONVERTERS: dict[str, Converter] = {}
+CONVERTERS: Registry[Converter] = Registry("ONNX converter")
 
 
 def converter(op_type: str, *, since: int = 1, until: int = MAX_OPSET,
               const_inputs: tuple[int, ...] = ()) -> Callable[[Callable], Callable]:
     def wrap(fn: Callable) -> Callable:
-        if op_type in CONVERTERS:
-            raise ValueError(f"ONNX op {op_type} has two converters")
-        CONVERTERS[op_type] = Converter(op_type, fn, since, until, tuple(const_inputs))
+        CONVERTERS.add(op_type, Converter(op_type, fn, since, until, tuple(const_inputs)))
         return fn
 
     return wrap
