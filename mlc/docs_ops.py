@@ -18,7 +18,7 @@ import sys
 from typing import Any, Iterable
 
 from mlc.ops import OpDef, all_ops
-from mlc.ops.registry import REQUIRED
+from mlc.ir.op_registry import REQUIRED
 from mlc.runtime.targets import TARGETS, OpColumn
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .dtypes import DType
 from .graph import Graph, Node, Value
+from .op_registry import get_op
 from .types import TensorType
 
 
@@ -55,8 +56,6 @@ class GraphBuilder:
     def __getattr__(self, op: str):
         if op.startswith("_"):
             raise AttributeError(op)
-        from mlc.ops import get_op
-
         get_op(op)  # fail early with the registry's message for a misspelt op
 
         def apply(*inputs: Value | None, **attrs: Any):

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from .dtypes import DType
+from .op_registry import get_op
 from .types import TensorType
 
 
@@ -131,8 +132,6 @@ class Node:
 
     @property
     def opdef(self):
-        from mlc.ops import get_op
-
         return get_op(self.op)
 
     def __repr__(self) -> str:
@@ -214,8 +213,6 @@ class Graph:
         Attributes are checked against the op's declaration and completed with defaults. The node
         goes at the end, or before position ``index`` of ``self.nodes``.
         """
-        from mlc.ops import get_op
-
         opdef = get_op(op)
         attrs = opdef.normalize_attrs(attrs or {})
         if output_types is None:
@@ -305,7 +302,7 @@ class Graph:
         return clone_graph(self)
 
     def __str__(self) -> str:
-        from mlc.text import print_graph
+        from .printer import print_graph
 
         return print_graph(self)
 

@@ -12,7 +12,7 @@ from .graph import Graph, Node, Value
 
 def _node_text(node: Node) -> str:
     try:
-        from mlc.text import print_node
+        from .printer import print_node
 
         return print_node(node)
     except Exception:  # the printer itself may choke on a broken node; fall back to repr

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from mlc.ir.graph import Graph, Node
 from mlc.ops import get_op
-from mlc.ops.registry import FusionKind
+from mlc.ir.op_registry import FusionKind
 
 from .liveness import Buffer
 

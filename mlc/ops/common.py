@@ -7,7 +7,7 @@ import numpy as np
 from mlc.ir.dtypes import DType
 from mlc.ir.types import TensorType
 
-from .registry import Cost, OpError
+from mlc.ir.op_registry import Cost, OpError
 
 
 def same_as_input(x: TensorType, *rest, **attrs) -> TensorType:

@@ -16,7 +16,7 @@ from mlc.ir.dtypes import DType
 from mlc.ir.types import TensorType
 
 from .common import broadcast_shape, broadcast_types
-from .registry import Attr, FusionKind, OpError, register
+from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 
 E, B = FusionKind.ELEMWISE, FusionKind.BROADCAST
 

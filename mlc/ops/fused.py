@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .registry import Cost, FusionKind, register
+from mlc.ir.op_registry import Cost, FusionKind, register
 
 
 def _infer(*input_types, body):

@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from mlc.ir.types import TensorType
 
 from .common import broadcast_shape
-from .registry import Attr, Cost, FusionKind, OpError, register
+from mlc.ir.op_registry import Attr, Cost, FusionKind, OpError, register
 from .shape import static_dims
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 from mlc.ir.types import TensorType
 
 from .common import broadcast_shape, normalize_axis
-from .registry import Attr, FusionKind, OpError, register
+from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 
 R = FusionKind.REDUCTION
 

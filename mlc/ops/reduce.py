@@ -14,7 +14,7 @@ from mlc.ir.dtypes import DType
 from mlc.ir.types import TensorType
 
 from .common import normalize_axis
-from .registry import Attr, FusionKind, OpError, register
+from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 
 R = FusionKind.REDUCTION
 

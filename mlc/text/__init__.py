@@ -1,4 +1,5 @@
-"""The textual IR: a printer and a lark parser that round-trip graphs exactly.
+"""The textual IR: the printer (``mlc/ir/printer.py``, with the IR so every error can show IR
+text) and a lark parser that round-trip graphs exactly, plus ``.mlc`` files with their sidecar.
 
     print_graph(graph) -> str            parse_text(text, constants=None, source="<text>") -> Graph
     save_text(graph, "m.mlc")            load_text("m.mlc") -> Graph   (m.npz holds large constants)
@@ -34,5 +35,5 @@ The format (grammar.lark has the grammar)::
 
 from .io import load_text, save_text, sidecar_path  # noqa: F401
 from .parser import parse_text  # noqa: F401
-from .printer import external_constants, print_graph, print_node  # noqa: F401
-from .syntax import INLINE_LIMIT  # noqa: F401
+from mlc.ir.printer import external_constants, print_graph, print_node  # noqa: F401
+from mlc.ir.syntax import INLINE_LIMIT  # noqa: F401

@@ -17,7 +17,7 @@ from mlc.errors import ModelLoadError, ParseError
 from mlc.ir.graph import Graph
 
 from .parser import parse
-from .printer import external_constants, print_graph
+from mlc.ir.printer import external_constants, print_graph
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:

@@ -23,7 +23,7 @@ from mlc.ir.graph import Graph, Value
 from mlc.ir.types import TensorType
 from mlc.ir.verify import verify
 
-from .syntax import INT_TEXT, parse_scalar, unquote_name
+from mlc.ir.syntax import INT_TEXT, parse_scalar, unquote_name
 
 _FRIENDLY = {
     "VALUE": "a value (%name)",

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from mlc.ir import DType
-from mlc.ops import Attr, FusionKind, registry
+from mlc.ir import op_registry as registry
+from mlc.ops import Attr, FusionKind
 from mlc.ops.common import same_as_input
 
 ATTR_OP = "text_test_attrs"

@@ -1,8 +1,11 @@
-"""The op registry: one entry per core op, read by everything else.
+"""The op registry: what a core op is, and the table of them, read by everything else.
 
 An entry declares the op's inputs, outputs and attributes (with defaults), how to infer output
-types, a numpy reference kernel, its fusion kind and its cost. The interpreter, constant folding,
-fusion, cost reports and every backend's coverage table read ops from here and nowhere else.
+types, a numpy reference kernel, its fusion kind and its cost. The IR builds and verifies every
+node against it (so it lives here, at the bottom, like MLIR's registered operations); the
+definitions themselves are ``mlc/ops/``, imported on the table's first read. The interpreter,
+constant folding, fusion, cost reports and every backend's coverage table read ops from here and
+nowhere else.
 
 Writing an op::
 
@@ -26,9 +29,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from mlc.errors import MlcError
-from mlc.ir.dtypes import DType
-from mlc.ir.types import TensorType
 from mlc.registry import Registry
+
+from .dtypes import DType
+from .types import TensorType
 
 
 class FusionKind(enum.Enum):

@@ -1,6 +1,7 @@
-"""The printer: Graph → textual IR.
+"""The printer: Graph → textual IR (``mlc/text`` parses it back and keeps the files).
 
-The text is the IR's canonical face: error messages, IR dumps after each pass and the pass tests'
+It lives with the IR because the IR shows itself in it: ``str(graph)``, the verifier's and the
+interpreter's errors. The text is the IR's canonical face: error messages, IR dumps after each pass and the pass tests'
 before/after files all use it, so it must be exact (the parser rebuilds the same graph and the
 same text) and stay readable. ``print_node`` also serves error messages about broken nodes, so
 it degrades to a best-effort line instead of raising.
@@ -12,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from mlc.ir.dtypes import DType
-from mlc.ir.graph import Graph, Node, Value
-
+from .dtypes import DType
+from .graph import Graph, Node, Value
+from .op_registry import REQUIRED, get_op
 from .syntax import (INLINE_LIMIT, const_ref, external_key, format_float, format_literal,
                      format_type, format_typed_array, quote_name, value_ref)
 
@@ -152,8 +153,6 @@ def _json(text: str) -> str:
 def _format_attrs(node: Node) -> str:
     """Attributes in declaration order, those equal to the op's default left out."""
     try:
-        from mlc.ops import get_op
-
         specs = get_op(node.op).attrs
     except Exception:
         specs = {}
@@ -170,8 +169,6 @@ def _format_attrs(node: Node) -> str:
 
 
 def _default_text(spec) -> str | None:
-    from mlc.ops import REQUIRED
-
     if spec.default is REQUIRED:
         return None
     try:

@@ -1,4 +1,5 @@
-"""Lexical rules shared by the printer and the parser: names, numbers, literals, sidecar keys.
+"""Lexical rules shared by the printer (here) and the parser (``mlc/text``): names, numbers,
+literals, sidecar keys.
 
 Keeping both directions of every rule in one module is what makes print → parse → print exact:
 the printer never writes a spelling the parser reads differently.
@@ -12,7 +13,7 @@ import re
 
 import numpy as np
 
-from mlc.ir.dtypes import DType
+from .dtypes import DType
 
 INLINE_LIMIT = 16
 """Constants with at most this many elements print inline; larger ones go to the sidecar."""
