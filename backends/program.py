@@ -17,7 +17,7 @@ import numpy as np
 
 from mlc.ir import Graph
 from mlc.ir.graph import Node, Value
-from mlc.memory import plan_memory
+from mlc.memory import align_up, plan_memory
 from mlc.memory.plan import MemoryPlan
 
 from .loop import Kernel, lower_node, print_kernel, verify_kernel
@@ -136,10 +136,6 @@ def optimise(graph: Graph, level: str) -> tuple[Graph, list[str]]:
     passes = parse_pipeline(level)
     PassManager(passes).run(graph)
     return graph, [p.spec() for p in passes]
-
-
-def align_up(n: int, alignment: int) -> int:
-    return (n + alignment - 1) // alignment * alignment
 
 
 def _bind(graph: Graph, node: Node, kernel: Kernel, plan: MemoryPlan, weights: Weights) -> Step:

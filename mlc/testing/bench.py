@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from mlc.errors import single_line
+
 MAX_ROUNDS = 1000
 
 
@@ -32,8 +34,9 @@ class System:
 
 
 def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
+    """An exception as a table cell: its type and message on one line."""
+    text = single_line(exc, 120)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def add_round_options(parser, *, repeat: int, warmup: int) -> None:
