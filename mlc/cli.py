@@ -85,6 +85,8 @@ def _pipeline_options(fn: Callable) -> Callable:
 
 
 def _load_plugins(plugins: Sequence[str]) -> None:
+    if not plugins:
+        return
     from mlc.passes.plugins import load_pass_plugin
 
     for plugin in plugins:
@@ -411,6 +413,15 @@ def _option_defaults(cls) -> dict[str, str]:
     return options
 
 
+def _arena_alignments() -> dict[str, int]:
+    """Arena alignment per machine: the C ABI's (a cache line) on x86, the widest load of each
+    Cortex-M core (its table's ``arena_alignment``)."""
+    from mlc.backends.toolchain.abi import ARENA_ALIGN
+    from mlc.backends.toolchain.cortex_m import CORES
+
+    return {"x86": ARENA_ALIGN, **{cpu: core.arena_alignment for cpu, core in CORES.items()}}
+
+
 # -- mlc plan ----------------------------------------------------------------------------------
 
 @cli.command()
@@ -422,8 +433,7 @@ def _option_defaults(cls) -> dict[str, str]:
 @click.option("--alignment", type=click.IntRange(min=1), default=None, metavar="BYTES",
               help="Align every offset to BYTES (default: the target's, 64 for x86).")
 @click.option("--target", "target", default=None, metavar="TARGET",
-              help="Take the alignment from a target: x86, cortex-m0plus, cortex-m4, cortex-m7, "
-                   "cortex-m33.")
+              help=f"Take the alignment from a target: {', '.join(_arena_alignments())}.")
 @click.option("--include-io", is_flag=True,
               help="Plan the graph's inputs and outputs into the arena too.")
 @click.option("--reorder", is_flag=True,
@@ -447,12 +457,12 @@ def plan(model: str, shapes: Sequence[str], pipeline: str | None, level: str | N
     The table lists each strategy's arena beside the lower bound (the most bytes alive at any
     one step) and the naive sum (no reuse); --json prints the plan itself.
     """
-    from mlc.memory import ALIGNMENT, STRATEGIES, plan_memory
+    from mlc.memory import STRATEGIES, plan_memory
 
     known = [*STRATEGIES, "best"] if "best" not in STRATEGIES else list(STRATEGIES)
     if strategy not in known:
         raise MlcError(f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(known)}")
-    align = _plan_alignment(alignment, target, ALIGNMENT)
+    align = _plan_alignment(alignment, target, _arena_alignments())
     if plot is not None:
         from mlc.memory.plot import check_png_path
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from mlc.ir import Graph
 from mlc.ir.graph import Node, Value
 from mlc.ops import get_op
-from mlc.ops.registry import FusionKind
+from mlc.ops import FusionKind
 
 from .base import Pass, register_pass
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Sequence
 
 from mlc.ir import Graph
-from mlc.memory import ALIGNMENT
 
 from ..loop.schedule import Schedules, default_schedules
 from ..options import CompileError, LoopOptions
@@ -113,7 +112,7 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, options: COptions | None
                            hint="drop --weights incbin for Cortex-M targets")
     program = build_program(graph, level=options.level, schedules=cortex_m_schedules(options),
                             memory_strategy=options.memory_strategy,
-                            alignment=ALIGNMENT.get(cpu, 16), stack_limit=CORTEX_M_STACK_LIMIT)
+                            alignment=core.arena_alignment, stack_limit=CORTEX_M_STACK_LIMIT)
     sources = render_program(program, RenderOptions(threads=False, weights="c",
                                                     weight_alignment=8))
     with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-mcu-") as tmp:

@@ -33,6 +33,7 @@ class Core:
     ram_bytes: int
     cpu_hz: int                 # SysTick clock (MLC_CPU_HZ), so mlc_now_ns() is real time
     note: str = ""
+    arena_alignment: int = 16   # arena offsets: the widest load (ldrd, or the M4/M7/M33 SIMD)
 
     @property
     def runs_under_qemu(self) -> bool:
@@ -46,7 +47,8 @@ CORES: dict[str, Core] = {core.cpu: core for core in (
     # ARMv6-M code for the M0+ runs on it unchanged (timing is the M0 model's, not an M0+'s).
     Core("cortex-m0plus", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"),
          "microbit", "microbit.ld", "microbit", "cortex-m0", 256 * KIB, 16 * KIB, 16_000_000,
-         "runs as QEMU's Cortex-M0 on the micro:bit (256 KiB flash, 16 KiB RAM, 4 KiB stack)"),
+         "runs as QEMU's Cortex-M0 on the micro:bit (256 KiB flash, 16 KiB RAM, 4 KiB stack)",
+         arena_alignment=8),
     Core("cortex-m4", ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"),
          "mps2_an386", "mps2_an386.ld", "mps2-an386", "cortex-m4", 4 * MIB, 4 * MIB, 25_000_000),
     Core("cortex-m7", ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard"),

@@ -6,5 +6,5 @@ Optionally reorder (a topological order with a lower peak) before all of it.
 """
 
 from .liveness import Buffer, PlanError, align_up, live_intervals, lower_bound  # noqa: F401
-from .plan import (ALIGNMENT, STRATEGIES, MemoryPlan, Placement, apply_order,  # noqa: F401
+from .plan import (STRATEGIES, MemoryPlan, Placement, apply_order,  # noqa: F401
                    plan_memory, validate_plan)

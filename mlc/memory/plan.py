@@ -14,10 +14,6 @@ from .inplace import merge_in_place
 from .liveness import Buffer, PlanError, align_up, live_intervals, lower_bound
 from .strategies import Offsets, Strategy, arena_size, greedy_breadth, greedy_size, naive
 
-ALIGNMENT: dict[str, int] = {"x86": 64, "cortex-m0plus": 8, "cortex-m4": 16, "cortex-m7": 16,
-                             "cortex-m33": 16}
-"""Arena alignment per target: a cache line on x86, the widest load (ldrd/SIMD) on Cortex-M."""
-
 STRATEGIES: dict[str, Strategy] = {
     "naive": naive,
     "greedy-size": greedy_size,

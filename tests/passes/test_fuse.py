@@ -16,7 +16,7 @@ from mlc.errors import MlcError
 from mlc.interp import run
 from mlc.ir import Graph, GraphBuilder, verify
 from mlc.ops import get_op
-from mlc.ops.registry import FusionKind
+from mlc.ops import FusionKind
 from mlc.passes import PassError, PassManager, parse_pipeline
 from mlc.testing.models import ZOO_MODELS, zoo_model_path
 from mlc.text import external_constants, parse_text, print_graph

@@ -20,7 +20,7 @@ from mlc.interp import run
 from mlc.ir import Graph
 from mlc.ir.graph import Node
 from mlc.ops import get_op
-from mlc.ops.registry import FusionKind
+from mlc.ops import FusionKind
 from mlc.passes import PassManager, parse_pipeline
 from mlc.testing.models import LIGHT_MODELS, ZOO_MODELS, light_model_path, zoo_model_path
 
