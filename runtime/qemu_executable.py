@@ -23,7 +23,7 @@ from .bench import Timing
 from .executable import Executable
 from .harness import run_elf
 from .shared_library import C
-from .targets import Target, register_target
+from .targets import Target
 
 
 class QemuExecutable(Executable):
@@ -83,5 +83,4 @@ def _cortex_m_target(cpu: str) -> Target:
         schedules=cortex_m_schedules, op_column=C.op_column)
 
 
-for _cpu in CORES:
-    register_target(_cortex_m_target(_cpu))
+BUILT_IN = tuple(_cortex_m_target(cpu) for cpu in CORES)

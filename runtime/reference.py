@@ -12,7 +12,7 @@ from mlc import interp
 from mlc.errors import first_line
 
 from .model import Model
-from .targets import Feeds, OpColumn, Runner, Target, TargetError, register_target
+from .targets import Feeds, OpColumn, Runner, Target, TargetError
 
 
 def _thread_limit(threads: int) -> Callable[[], contextlib.AbstractContextManager]:
@@ -69,10 +69,10 @@ def ort_session(source: str | bytes, threads: int):
         raise TargetError(f"onnxruntime could not load the model: {first_line(exc)}") from None
 
 
-REF = register_target(Target(
+REF = Target(
     "ref", "the numpy reference interpreter over the op registry's kernels", runner=_RefRunner,
     op_column=OpColumn("ref", lambda op: True, "the numpy reference interpreter runs every "
-                                                  "registered op"), conformance=True))
-ORT = register_target(Target(
-    "ort", "onnxruntime on the CPU (the yardstick every other target is compared with)",
-    runner=_OrtRunner))
+                                                  "registered op"), conformance=True)
+ORT = Target("ort", "onnxruntime on the CPU (the yardstick every other target is compared with)",
+             runner=_OrtRunner)
+BUILT_IN = (REF, ORT)

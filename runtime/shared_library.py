@@ -24,7 +24,7 @@ from mlc.backends.toolchain.artifact import ArtifactError, Manifest
 from mlc.backends.toolchain.cc import C_COMPILER
 
 from .executable import Executable, ExecutionError, FeedError
-from .targets import OpColumn, Target, register_target
+from .targets import OpColumn, Target
 
 
 class SharedLibraryExecutable(Executable):
@@ -126,15 +126,16 @@ def lowers_to_loop_ir(op: str) -> bool:
     return op == "fused" or has_lowering(op)
 
 
-LLVM = register_target(Target(
+LLVM = Target(
     "llvm", "this x86-64 CPU through mlc's loop IR and LLVM (llvmlite): a shared library",
     compile=compile_graph, load=SharedLibraryExecutable, options=LlvmOptions,
     requires=(C_COMPILER,), schedules=host_schedules,
     op_column=OpColumn("llvm", lowers_to_loop_ir, "the op lowers to loop IR "
-                       "(`backends/loop/`), rendered through LLVM"), conformance=True))
-C = register_target(Target(
+                       "(`backends/loop/`), rendered through LLVM"), conformance=True)
+C = Target(
     "c", "this CPU through mlc's loop IR rendered as C99 and the system compiler",
     compile=compile_host, load=SharedLibraryExecutable, options=COptions,
     requires=(C_COMPILER,), schedules=host_schedules,
     op_column=OpColumn("c", lowers_to_loop_ir, "the op lowers to loop IR, rendered as C99"),
-    conformance=True))
+    conformance=True)
+BUILT_IN = (LLVM, C)

@@ -10,8 +10,9 @@ exactly what a user deploys.
 
 Everything that names targets reads this one registry: ``mlc compile -t``, ``run``, ``bench``,
 ``compare``, ``targets``, ``mlc.compile``, ``mlc.runtime.load`` and docs/ops.md. Adding a target
-is one module that calls ``register_target`` (the built-in ones: ``reference``,
-``shared_library``, ``qemu_executable``, ``tvm_executable``; a user's through ``mlc --plugin``).
+is one module that calls ``register_target`` (a user's through ``mlc --plugin``); the built-in
+ones list theirs as ``BUILT_IN`` in ``reference``, ``shared_library``, ``qemu_executable`` and
+``tvm_executable``.
 """
 
 from __future__ import annotations
@@ -131,11 +132,13 @@ BUILTIN_MODULES = ("reference", "shared_library", "qemu_executable", "tvm_execut
 
 
 def _load_builtin_targets() -> None:
-    """Import the built-in target modules, in the order the CLI lists their targets."""
+    """Register each built-in module's ``BUILT_IN`` targets, in the order the CLI lists them
+    (whichever module was imported first)."""
     import importlib
 
     for module in BUILTIN_MODULES:
-        importlib.import_module(f"{__package__}.{module}")
+        for target in importlib.import_module(f"{__package__}.{module}").BUILT_IN:
+            TARGETS.add(target.name, target)
 
 
 TARGETS: Registry[Target] = Registry("target", load=_load_builtin_targets)

@@ -23,7 +23,7 @@ from mlc.backends.tvm.driver import NVCC, TvmOptions, compile_tvm
 from mlc.errors import MlcError, first_line
 
 from .executable import Executable, FeedError
-from .targets import OpColumn, Target, register_target
+from .targets import OpColumn, Target
 
 _FATBINS: dict[str, bytes] = {}  # CUDA source digest -> its ahead-of-time binary
 _POOL = {"threads": None}  # the size TVM's one process-wide CPU thread pool was last given
@@ -150,11 +150,12 @@ def has_te_compute(op: str) -> bool:
 
 _TE_COLUMN = OpColumn("tvm", has_te_compute, "the op has a TE compute (`backends/tvm/ops/`), "
                       "built through TVM")
-TVM_LLVM = register_target(Target(
+TVM_LLVM = Target(
     "tvm-llvm", "this CPU through mlc's fused graph lowered to TVM (Relax + TE) and TVM's LLVM",
     compile=partial(compile_tvm, target_name="tvm-llvm"), load=TvmExecutable,
-    options=TvmOptions, requires=(TVM,), op_column=_TE_COLUMN, conformance=True))
-CUDA = register_target(Target(
+    options=TvmOptions, requires=(TVM,), op_column=_TE_COLUMN, conformance=True)
+CUDA = Target(
     "cuda", "an NVIDIA GPU through mlc's fused graph lowered to TVM, kernels built by nvcc",
     compile=partial(compile_tvm, target_name="cuda"), load=TvmExecutable, options=TvmOptions,
-    requires=(TVM, NVCC), op_column=_TE_COLUMN))
+    requires=(TVM, NVCC), op_column=_TE_COLUMN)
+BUILT_IN = (TVM_LLVM, CUDA)
