@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import llvmlite.ir as lir
 import numpy as np
 
+from mlc.backends.loop.analysis import let_names
 from mlc.backends.loop.ir import (Allocate, Assign, Block, Buffer, Const, For, Kernel, Let, Stmt,
                                   Store, Var)
 from mlc.backends.loop.scratch import on_stack, scratch_placement
@@ -147,7 +148,7 @@ class _KernelEmitter(ExprEmitter):
     """Renders one kernel's statements (expressions come from ``ExprEmitter``)."""
 
     def __init__(self, codegen: ModuleCodegen, kernel: Kernel, fname: str):
-        super().__init__(codegen, frozenset(_let_names(kernel.body)))
+        super().__init__(codegen, let_names(kernel.body))
         self.kernel = kernel
         self.fname = fname
         self.placement = scratch_placement(kernel)
@@ -337,12 +338,3 @@ class _KernelEmitter(ExprEmitter):
         else:
             self.serial_loop(s, width, run)
 
-
-def _let_names(s: Stmt) -> set[str]:
-    if isinstance(s, Let):
-        return {s.var.name}
-    if isinstance(s, Block):
-        return set().union(*(_let_names(c) for c in s.stmts))
-    if isinstance(s, (For, Allocate)):
-        return _let_names(s.body)
-    return set()

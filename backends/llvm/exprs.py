@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 import llvmlite.ir as lir
 
-from mlc.backends.loop.analysis import children as analysis_children
 from mlc.backends.loop.ir import (Binary, Buffer, Call, Cast, Const, Expr, Load, Select, Unary,
                                   Var)
+from mlc.backends.loop.keys import ExprKeys
+from mlc.backends.loop.visit import children
 from mlc.ir.dtypes import DType
 
 from . import lltypes as T
 from . import vector_math
-from mlc.backends.loop.keys import ExprKeys
 
 if TYPE_CHECKING:
     from .codegen import ModuleCodegen
@@ -104,8 +104,7 @@ class ExprEmitter:
         elif isinstance(e, Const):
             result = (False, frozenset())
         else:
-            children = analysis_children(e)
-            parts = [self.facts(c) for c in children]
+            parts = [self.facts(c) for c in children(e)]
             result = (isinstance(e, Load) or any(p[0] for p in parts),
                       frozenset().union(*(p[1] for p in parts)))
         self._facts[key] = result
