@@ -182,10 +182,8 @@ class _StmtEmitter(ExprEmitter):
             self.store(s)
         elif isinstance(s, For):
             self.loop(s)
-        elif isinstance(s, Let):
-            self.let(s)
-        elif isinstance(s, Assign):
-            self.assign(s)
+        elif isinstance(s, (Let, Assign)):
+            self.set_local(s)
         elif isinstance(s, Allocate):
             self.allocate(s)
         else:
@@ -198,25 +196,15 @@ class _StmtEmitter(ExprEmitter):
             self.store_scalar(s.buffer, self.expr(s.index), self.expr(s.value))
         self.forget_state()
 
-    def let(self, s: Let) -> None:
-        if self.vec is not None:
-            self.vec.let(s)
-            self.forget_state()
-            return
-        value = self.expr(s.init)
-        if s.var.name not in self.scope.slots:
-            ty = T.reg(s.var.dtype)
-            self.scope.slots[s.var.name] = (self.alloca(ty), ty)
-            self.scope.scalars.pop(s.var.name, None)  # a captured local of that name is gone
-        self.builder.store(value, self.scope.slots[s.var.name][0])
-        self.forget_state()
-
-    def assign(self, s: Assign) -> None:
-        if self.vec is not None and self.vec.owns(s.var):
-            self.vec.assign(s)
+    def set_local(self, s: Let | Assign) -> None:
+        """A Let declares a local (a stack slot), an Assign sets one; a vectorized loop's body
+        keeps its own locals as vectors. A captured read-only local that is written anyway
+        gets a slot here too, which hides the captured value."""
+        if self.vec is not None and (isinstance(s, Let) or self.vec.owns(s.var)):
+            self.vec.set_local(s)
         else:
-            value = self.expr(s.value)
-            if s.var.name not in self.scope.slots:  # a captured read-only local, written anyway
+            value = self.expr(s.init if isinstance(s, Let) else s.value)
+            if s.var.name not in self.scope.slots:
                 ty = T.reg(s.var.dtype)
                 self.scope.slots[s.var.name] = (self.alloca(ty), ty)
                 self.scope.scalars.pop(s.var.name, None)

@@ -52,48 +52,34 @@ class KernelEmitter(Protocol):
     memo: dict[int, lir.Value]  # emitted values by key, while they stay valid
 
     @property
-    def builder(self) -> lir.IRBuilder:
-        """Where instructions go (the current scope's)."""
+    def builder(self) -> lir.IRBuilder: ...  # where instructions go (the scope's)
 
+    # start filling ``fn`` with ``buffers`` and ``workspace`` bound: it is ``scope`` from now on
     def open_scope(self, fn: lir.Function, buffers: dict[str, lir.Value], workspace: lir.Value,
-                   in_parallel: bool = False) -> Scope:
-        """Start filling ``fn``, with ``buffers`` and ``workspace`` bound; it is ``scope`` now."""
+                   in_parallel: bool = False) -> Scope: ...
 
-    def alloca(self, ty: lir.Type, align: int | None = None) -> lir.Value:
-        """A stack slot of ``ty`` in the entry block of the current function."""
+    # a stack slot in the entry block of the scope's function
+    def alloca(self, ty: lir.Type, align: int | None = None) -> lir.Value: ...
 
-    def buffer_pointer(self, buffer: Buffer) -> lir.Value:
-        """The base pointer of ``buffer`` here."""
+    # names: a buffer's base pointer and an element's address; a loop variable's or local's
+    # scalar value; run ``body`` with ``var`` bound to ``value``
+    def buffer_pointer(self, buffer: Buffer) -> lir.Value: ...
+    def element_pointer(self, buffer: Buffer, index: lir.Value) -> lir.Value: ...
+    def scalar_var(self, var: Var) -> lir.Value: ...
+    def bind_scalar(self, var: Var, value: lir.Value, body: Callable[[], None]) -> None: ...
 
-    def element_pointer(self, buffer: Buffer, index: lir.Value) -> lir.Value:
-        """The address of element ``index`` of ``buffer``."""
+    # values: ``e`` (scalar, or ``<W x T>`` where it varies in a vectorized loop); whether ``e``
+    # reads memory or a local and the variables it mentions; a scalar splatted to ``width``
+    # lanes; a call of ``llvm.<name>`` overloaded on the first argument's type
+    def expr(self, e: Expr) -> lir.Value: ...
+    def facts(self, e: Expr) -> tuple[bool, frozenset[str]]: ...
+    def splat(self, value: lir.Value, width: int) -> lir.Value: ...
+    def intrinsic(self, name: str, args: list[lir.Value]) -> lir.Value: ...
 
-    def scalar_var(self, var: Var) -> lir.Value:
-        """The scalar value of a loop variable or local."""
+    # memory: one element of a buffer; a value between its memory and register types (bool is
+    # a byte in memory, i1 in registers)
+    def load_scalar(self, buffer: Buffer, index: lir.Value) -> lir.Value: ...
+    def from_memory(self, value: lir.Value, dtype: DType) -> lir.Value: ...
+    def to_memory(self, value: lir.Value, dtype: DType) -> lir.Value: ...
 
-    def bind_scalar(self, var: Var, value: lir.Value, body: Callable[[], None]) -> None:
-        """Run ``body`` with ``var`` bound to ``value``."""
-
-    def expr(self, e: Expr) -> lir.Value:
-        """``e`` as a value: scalar, or ``<W x T>`` where it varies in a vectorized loop."""
-
-    def facts(self, e: Expr) -> tuple[bool, frozenset[str]]:
-        """Whether ``e`` reads memory or a local, and the variable names it mentions."""
-
-    def splat(self, value: lir.Value, width: int) -> lir.Value:
-        """``value`` as a vector of ``width`` lanes (a vector stays itself)."""
-
-    def intrinsic(self, name: str, args: list[lir.Value]) -> lir.Value:
-        """A call of ``llvm.<name>`` overloaded on the first argument's type."""
-
-    def load_scalar(self, buffer: Buffer, index: lir.Value) -> lir.Value:
-        """One element of ``buffer``, in its register type."""
-
-    def from_memory(self, value: lir.Value, dtype: DType) -> lir.Value:
-        """A loaded value of ``dtype`` in its register type (bool: byte → i1)."""
-
-    def to_memory(self, value: lir.Value, dtype: DType) -> lir.Value:
-        """A register value of ``dtype`` in its memory type (bool: i1 → byte)."""
-
-    def stmt(self, s: Stmt) -> None:
-        """Emit statement ``s`` at the builder."""
+    def stmt(self, s: Stmt) -> None: ...  # emit a statement at the builder

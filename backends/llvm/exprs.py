@@ -83,8 +83,6 @@ class ExprEmitter(KernelEmitter):
             return self.builder.zext(value, lir.VectorType(T.i8, width) if width else T.i8)
         return value
 
-    # -- expressions ------------------------------------------------------------------------------
-
     # -- memo -------------------------------------------------------------------------------------
 
     def facts(self, e: Expr) -> tuple[bool, frozenset[str]]:

@@ -60,18 +60,16 @@ class VectorContext:
         slot, ty = self.locals[var.name]
         return em.builder.load(slot, typ=ty)
 
-    def let(self, s: Let) -> None:
+    def set_local(self, s: Let | Assign) -> None:
+        """A Let of the body declares a ``<W x T>`` slot (once), an Assign sets it."""
         em = self.em
-        ty = T.reg(s.var.dtype, self.width)
-        if s.var.name not in self.locals:
+        if isinstance(s, Let) and s.var.name not in self.locals:
+            ty = T.reg(s.var.dtype, self.width)
             self.locals[s.var.name] = (em.alloca(ty), ty)
             self._varying = self._varying | {s.var.name}
             self._linear.clear()
-        em.builder.store(em.splat(em.expr(s.init), self.width), self.locals[s.var.name][0])
-
-    def assign(self, s: Assign) -> None:
-        em = self.em
-        em.builder.store(em.splat(em.expr(s.value), self.width), self.locals[s.var.name][0])
+        value = s.init if isinstance(s, Let) else s.value
+        em.builder.store(em.splat(em.expr(value), self.width), self.locals[s.var.name][0])
 
     # -- memory -----------------------------------------------------------------------------------
 

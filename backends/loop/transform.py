@@ -213,10 +213,10 @@ def _parallel_safe(loop: For) -> bool:
 
 def _may_vectorize(loop: For) -> bool:
     """Whether a serial innermost loop may become a vectorized one (run ``width`` iterations at
-    once): constant bounds, a body
-    with no loops (but unrolled ones) or scratch, no locals carried between iterations (an
-    accumulator), a contiguous store, no store to one address from every lane, and each stored
-    buffer stored at one index and read (if at all) only there."""
+    once): constant bounds, a body with no loops (but unrolled ones) or scratch, no locals
+    carried between iterations (an accumulator), a contiguous store, no store to one address
+    from every lane, and each stored buffer stored at one index and read (if at all) only
+    there."""
     if not _simple(loop):
         return False
     fp = footprint(loop.body)

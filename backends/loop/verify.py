@@ -167,13 +167,11 @@ class _Checker:
                 self.fail(f"{e.op} of {e.a.dtype.short} and {e.b.dtype.short}")
             if e.op in ("and", "or") and e.a.dtype != DType.bool:
                 self.fail(f"{e.op} of non-bool {e.a.dtype.short}")
-        elif isinstance(e, Unary):
+        elif isinstance(e, (Unary, Cast)):
             self.expr(e.x, loops)
         elif isinstance(e, Call):
             if len({self.expr(a, loops) for a in e.args}) != 1:
                 self.fail(f"{e.fn} with mixed argument dtypes")
-        elif isinstance(e, Cast):
-            self.expr(e.x, loops)
         elif isinstance(e, Select):
             if self.expr(e.cond, loops) != DType.bool:
                 self.fail("select condition is not bool")

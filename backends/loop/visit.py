@@ -23,10 +23,25 @@ from .ir import (Allocate, Assign, Binary, Block, Call, Cast, Expr, For, Let, Lo
 
 Node = TypeVar("Node", Stmt, Expr)
 
+# Per node kind: its children, the expressions it holds itself, and how it is rebuilt from new
+# ones. A new kind of node is one row in each table.
 _CHILDREN: dict[type, Callable] = {
     Block: lambda s: s.stmts, For: lambda s: (s.body,), Allocate: lambda s: (s.body,),
     Load: lambda e: (e.index,), Binary: lambda e: (e.a, e.b), Unary: lambda e: (e.x,),
     Cast: lambda e: (e.x,), Call: lambda e: e.args, Select: lambda e: (e.cond, e.a, e.b),
+}
+_EXPRS: dict[type, Callable] = {
+    Store: lambda s: (s.index, s.value), For: lambda s: (s.start, s.stop),
+    Let: lambda s: (s.init,), Assign: lambda s: (s.value,),
+}
+_REBUILD: dict[type, Callable] = {
+    Block: lambda s, b, _: ir.block(*b), Allocate: lambda s, b, _: Allocate(s.buffer, *b),
+    For: lambda s, b, x: dataclasses.replace(s, start=x[0], stop=x[1], body=b[0]),
+    Store: lambda s, _, x: Store(s.buffer, *x), Let: lambda s, _, x: Let(s.var, *x),
+    Assign: lambda s, _, x: Assign(s.var, *x), Load: lambda e, a, _: Load(e.buffer, *a),
+    Binary: lambda e, a, _: ir.binary(e.op, *a), Call: lambda e, a, _: ir.call(e.fn, *a),
+    Unary: lambda e, a, _: ir.neg(*a) if e.op == "neg" else ir.not_(*a),
+    Cast: lambda e, a, _: ir.cast(e.dtype, *a), Select: lambda e, a, _: ir.select(*a),
 }
 
 
@@ -39,15 +54,8 @@ def children(node: Node) -> tuple[Node, ...]:
 
 def stmt_exprs(s: Stmt) -> tuple[Expr, ...]:
     """The expressions a statement itself holds (not those of nested statements)."""
-    if isinstance(s, Store):
-        return (s.index, s.value)
-    if isinstance(s, For):
-        return (s.start, s.stop)
-    if isinstance(s, Let):
-        return (s.init,)
-    if isinstance(s, Assign):
-        return (s.value,)
-    return ()
+    get = _EXPRS.get(type(s))
+    return get(s) if get is not None else ()
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -68,37 +76,7 @@ def map_children(node: Node, fn: Callable[[Node], Node],
     new_own = tuple(exprs(e) for e in own) if exprs is not None else own
     if all(a is b for a, b in zip(old + own, new + new_own)):
         return node
-    if isinstance(node, Expr):
-        return _rebuild_expr(node, new)
-    return _rebuild_stmt(node, new, new_own)
-
-
-def _rebuild_expr(e: Expr, args: tuple) -> Expr:
-    if isinstance(e, Load):
-        return Load(e.buffer, args[0])
-    if isinstance(e, Binary):
-        return ir.binary(e.op, *args)
-    if isinstance(e, Unary):
-        return ir.neg(args[0]) if e.op == "neg" else ir.not_(args[0])
-    if isinstance(e, Call):
-        return ir.call(e.fn, *args)
-    if isinstance(e, Cast):
-        return ir.cast(e.dtype, args[0])
-    return ir.select(*args)
-
-
-def _rebuild_stmt(s: Stmt, body: tuple, exprs: tuple) -> Stmt:
-    if isinstance(s, Block):
-        return ir.block(*body)
-    if isinstance(s, For):
-        return dataclasses.replace(s, start=exprs[0], stop=exprs[1], body=body[0])
-    if isinstance(s, Allocate):
-        return Allocate(s.buffer, body[0])
-    if isinstance(s, Store):
-        return Store(s.buffer, *exprs)
-    if isinstance(s, Let):
-        return Let(s.var, exprs[0])
-    return Assign(s.var, exprs[0])
+    return _REBUILD[type(node)](node, new, new_own)
 
 
 class Mutator:
