@@ -147,7 +147,7 @@ class _StmtEmitter(ExprEmitter):
         allocas = lir.IRBuilder(entry)
         allocas.position_before(allocas.branch(start))
         self.scope = Scope(fn, lir.IRBuilder(start), allocas, dict(buffers), workspace,
-                            in_parallel=in_parallel)
+                           in_parallel=in_parallel)
         return self.scope
 
     @property
