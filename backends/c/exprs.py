@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from mlc.backends.loop.analysis import children
 from mlc.backends.loop.ir import (Binary, Buffer, Call, Cast, Const, Expr, Load, Select, Unary,
                                   Var)
 from mlc.backends.loop.keys import ExprKeys
+from mlc.backends.loop.visit import children
 from mlc.ir.dtypes import DType
 
 from .approx import FUNCTIONS as APPROXIMATED

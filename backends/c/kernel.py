@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlc.backends.loop.analysis import constant_extent, references, stmt_exprs, walk_stmt
+from mlc.backends.loop.analysis import constant_extent, let_names, references
 from mlc.backends.loop.ir import (Allocate, Assign, Block, Buffer, Const, For, Kernel, Let, Stmt,
                                   Store, Var)
 from mlc.backends.loop.scratch import STACK_LIMIT_BYTES, on_stack, scratch_placement
 from mlc.backends.loop.verify import verify_kernel
+from mlc.backends.loop.visit import stmt_exprs
 
 from .ctypes_table import INDEX_TYPE, memory_type, register_type
 from .weights import array_initializer
@@ -87,8 +88,7 @@ class _KernelWriter:
         self.variable_names: dict[str, str] = {}
         self.buffer_types: dict[str, str] = {}  # C pointer type of every named buffer
         self.outlined: list[str] = []
-        self.local_names = frozenset(s.var.name for s in walk_stmt(kernel.body)
-                                     if isinstance(s, Let))
+        self.local_names = let_names(kernel.body)
         self.nonnegative: set[str] = set()  # loop variables whose start is >= 0
         self.exprs = ExprRenderer(self._buffer, self._variable, self._fresh, self.local_names,
                                   self.nonnegative.__contains__)
@@ -256,7 +256,7 @@ class _KernelWriter:
         context struct into a call of it (the compiler inlines one into the other, keeping
         what ``restrict`` promises, which the vectorizer needs)."""
         buffers, variables = references(s)
-        declared = {t.var.name for t in walk_stmt(s.body) if isinstance(t, Let)}
+        declared = let_names(s.body)
         captured_buffers = sorted(n for n in buffers if n in self.buffer_names)
         captured_scalars = sorted(n for n in variables if n not in declared and (
             n in self.in_scope or self.variable_names.get(n) in self.fn.locals))

@@ -1,11 +1,12 @@
 """Loop-IR kernels → LLVM IR functions in one llvmlite module.
 
 ``ModuleCodegen`` owns the module (triple and data layout of the host, unique sanitized names,
-declarations of intrinsics and libm); ``_KernelEmitter`` renders one kernel under the ABI
+declarations of intrinsics and libm); ``_StmtEmitter`` renders one kernel under the ABI
 ``void @name(ptr %p0, ..., ptr %workspace)`` (one pointer per parameter the kernel does not own).
-Expression semantics (``exprs.py``) follow ``backends/loop/scalar.py`` exactly; this module does
-the statements: loops of every kind, locals, scratch, and outlining of parallel loops into
-``mlc_parallel_for`` calls.
+It is the ``emitter.KernelEmitter`` that the other parts call back into. Expression semantics
+(``exprs.py``) follow ``backends/loop/scalar.py`` exactly; this module does the statements:
+loops of every kind, locals, scratch, and outlining of parallel loops into ``mlc_parallel_for``
+calls.
 
 How each loop kind is rendered (the contract in backends/loop, written once here):
 - serial: header/body/exit blocks with an i64 phi;
@@ -19,11 +20,11 @@ How each loop kind is rendered (the contract in backends/loop, written once here
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import llvmlite.ir as lir
 import numpy as np
 
+from mlc.backends.loop.analysis import let_names
 from mlc.backends.loop.ir import (Allocate, Assign, Block, Buffer, Const, For, Kernel, Let, Stmt,
                                   Store, Var)
 from mlc.backends.loop.scratch import on_stack, scratch_placement
@@ -31,9 +32,10 @@ from mlc.backends.loop.verify import verify_kernel
 from mlc.backends.toolchain.host import HostTarget
 
 from . import lltypes as T
+from .emitter import Scope
 from .exprs import ExprEmitter
 from .host import data_layout
-from .vector import VectorContext, vectorizable
+from .vector import VectorContext, renders_as_vectors
 
 MAX_UNROLLED_VECTOR_TRIPS = 4  # a short vectorized loop becomes straight-line code (SROA-able)
 
@@ -120,50 +122,33 @@ class ModuleCodegen:
         arrays = kernel.constant_arrays()
         for name in owned:
             buffers[name] = self.add_global_array(f"{fn.name}_{name}", arrays[name])
-        emitter = _KernelEmitter(self, kernel, fn.name)
+        emitter = _StmtEmitter(self, kernel, fn.name)
         scope = emitter.open_scope(fn, buffers, fn.args[-1])
         emitter.stmt(kernel.body)
         scope.close()
         return fn
 
 
-@dataclass
-class _Scope:
-    """One LLVM function being filled: its builder, an alloca block, and what names mean in it."""
-
-    fn: lir.Function
-    builder: lir.IRBuilder
-    allocas: lir.IRBuilder
-    buffers: dict[str, lir.Value]
-    workspace: lir.Value
-    scalars: dict[str, lir.Value] = field(default_factory=dict)  # loop vars, read-only locals
-    slots: dict[str, tuple[lir.Value, lir.Type]] = field(default_factory=dict)  # mutable locals
-    in_parallel: bool = False
-
-    def close(self) -> None:
-        self.builder.ret_void()
-
-
-class _KernelEmitter(ExprEmitter):
+class _StmtEmitter(ExprEmitter):
     """Renders one kernel's statements (expressions come from ``ExprEmitter``)."""
 
     def __init__(self, codegen: ModuleCodegen, kernel: Kernel, fname: str):
-        super().__init__(codegen, frozenset(_let_names(kernel.body)))
+        super().__init__(codegen, let_names(kernel.body))
         self.kernel = kernel
         self.fname = fname
         self.placement = scratch_placement(kernel)
-        self.scope: _Scope
+        self.scope: Scope
 
     # -- scopes ---------------------------------------------------------------------------------
 
     def open_scope(self, fn: lir.Function, buffers: dict[str, lir.Value],
-                   workspace: lir.Value, in_parallel: bool = False) -> _Scope:
+                   workspace: lir.Value, in_parallel: bool = False) -> Scope:
         entry = fn.append_basic_block("entry")
         start = fn.append_basic_block("start")
         allocas = lir.IRBuilder(entry)
         allocas.position_before(allocas.branch(start))
-        self.scope = _Scope(fn, lir.IRBuilder(start), allocas, dict(buffers), workspace,
-                            in_parallel=in_parallel)
+        self.scope = Scope(fn, lir.IRBuilder(start), allocas, dict(buffers), workspace,
+                           in_parallel=in_parallel)
         return self.scope
 
     @property
@@ -198,10 +183,8 @@ class _KernelEmitter(ExprEmitter):
             self.store(s)
         elif isinstance(s, For):
             self.loop(s)
-        elif isinstance(s, Let):
-            self.let(s)
-        elif isinstance(s, Assign):
-            self.assign(s)
+        elif isinstance(s, (Let, Assign)):
+            self.set_local(s)
         elif isinstance(s, Allocate):
             self.allocate(s)
         else:
@@ -209,30 +192,20 @@ class _KernelEmitter(ExprEmitter):
 
     def store(self, s: Store) -> None:
         if self.vec is not None:
-            self.vec.store(self, s)
+            self.vec.store(s)
         else:
             self.store_scalar(s.buffer, self.expr(s.index), self.expr(s.value))
         self.forget_state()
 
-    def let(self, s: Let) -> None:
-        if self.vec is not None:
-            self.vec.let(self, s)
-            self.forget_state()
-            return
-        value = self.expr(s.init)
-        if s.var.name not in self.scope.slots:
-            ty = T.reg(s.var.dtype)
-            self.scope.slots[s.var.name] = (self.alloca(ty), ty)
-            self.scope.scalars.pop(s.var.name, None)  # a captured local of that name is gone
-        self.builder.store(value, self.scope.slots[s.var.name][0])
-        self.forget_state()
-
-    def assign(self, s: Assign) -> None:
-        if self.vec is not None and self.vec.owns(s.var):
-            self.vec.assign(self, s)
+    def set_local(self, s: Let | Assign) -> None:
+        """A Let declares a local (a stack slot), an Assign sets one; a vectorized loop's body
+        keeps its own locals as vectors. A captured read-only local that is written anyway
+        gets a slot here too, which hides the captured value."""
+        if self.vec is not None and (isinstance(s, Let) or self.vec.owns(s.var)):
+            self.vec.set_local(s)
         else:
-            value = self.expr(s.value)
-            if s.var.name not in self.scope.slots:  # a captured read-only local, written anyway
+            value = self.expr(s.init if isinstance(s, Let) else s.value)
+            if s.var.name not in self.scope.slots:
                 ty = T.reg(s.var.dtype)
                 self.scope.slots[s.var.name] = (self.alloca(ty), ty)
                 self.scope.scalars.pop(s.var.name, None)
@@ -266,7 +239,7 @@ class _KernelEmitter(ExprEmitter):
         kind = s.kind
         if kind == "unrolled" and not (isinstance(s.start, Const) and isinstance(s.stop, Const)):
             kind = "serial"
-        if kind == "vectorized" and (self.vec is not None or not vectorizable(s)):
+        if kind == "vectorized" and (self.vec is not None or not renders_as_vectors(s)):
             kind = "serial"
         if kind == "parallel" and self.vec is not None:
             kind = "serial"
@@ -338,12 +311,3 @@ class _KernelEmitter(ExprEmitter):
         else:
             self.serial_loop(s, width, run)
 
-
-def _let_names(s: Stmt) -> set[str]:
-    if isinstance(s, Let):
-        return {s.var.name}
-    if isinstance(s, Block):
-        return set().union(*(_let_names(c) for c in s.stmts))
-    if isinstance(s, (For, Allocate)):
-        return _let_names(s.body)
-    return set()

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING
 
 import llvmlite.ir as lir
 
-from mlc.backends.loop.analysis import children as analysis_children
 from mlc.backends.loop.ir import (Binary, Buffer, Call, Cast, Const, Expr, Load, Select, Unary,
                                   Var)
+from mlc.backends.loop.keys import ExprKeys
+from mlc.backends.loop.visit import children
 from mlc.ir.dtypes import DType
 
 from . import lltypes as T
 from . import vector_math
-from mlc.backends.loop.keys import ExprKeys
+from .emitter import KernelEmitter
 
 if TYPE_CHECKING:
     from .codegen import ModuleCodegen
@@ -35,9 +36,10 @@ LLVM_MATH = {"exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "fabs", "floor":
 LIBM = {"tanh": "tanh", "erf": "erf"}
 
 
-class ExprEmitter:
-    """Base of the kernel emitter: subclasses provide ``builder``, ``buffer_pointer`` and
-    ``scalar_var``; ``vec`` is the enclosing vectorized loop, if any.
+class ExprEmitter(KernelEmitter):
+    """The values half of a ``KernelEmitter``: the subclass in ``codegen`` provides the
+    function being filled (``builder``, ``scope``…), names (``buffer_pointer``,
+    ``scalar_var``) and statements; ``vec`` is the enclosing vectorized loop, if any.
 
     Expressions are DAGs (lowering shares subtrees, schedules repeat index arithmetic in every
     unrolled copy), so emitted values are memoized per Expr while they stay valid: the statement
@@ -53,14 +55,6 @@ class ExprEmitter:
         self.memo: dict[int, lir.Value] = {}  # by ExprKeys key
         self.local_names = local_names  # names declared by Let: reading them reads state
         self._facts: dict[int, tuple[bool, frozenset[str]]] = {}
-
-    builder: lir.IRBuilder
-
-    def buffer_pointer(self, buffer: Buffer) -> lir.Value:
-        raise NotImplementedError
-
-    def scalar_var(self, var: Var) -> lir.Value:
-        raise NotImplementedError
 
     # -- memory -----------------------------------------------------------------------------------
 
@@ -89,8 +83,6 @@ class ExprEmitter:
             return self.builder.zext(value, lir.VectorType(T.i8, width) if width else T.i8)
         return value
 
-    # -- expressions ------------------------------------------------------------------------------
-
     # -- memo -------------------------------------------------------------------------------------
 
     def facts(self, e: Expr) -> tuple[bool, frozenset[str]]:
@@ -104,8 +96,7 @@ class ExprEmitter:
         elif isinstance(e, Const):
             result = (False, frozenset())
         else:
-            children = analysis_children(e)
-            parts = [self.facts(c) for c in children]
+            parts = [self.facts(c) for c in children(e)]
             result = (isinstance(e, Load) or any(p[0] for p in parts),
                       frozenset().union(*(p[1] for p in parts)))
         self._facts[key] = result
@@ -134,11 +125,11 @@ class ExprEmitter:
                               else float(e.value))
         if isinstance(e, Var):
             if self.vec is not None and self.vec.handles(e):
-                return self.vec.var(self, e)
+                return self.vec.var(e)
             return self.scalar_var(e)
         if isinstance(e, Load):
             if self.vec is not None:
-                return self.vec.load(self, e)
+                return self.vec.load(e)
             return self.load_scalar(e.buffer, self.expr(e.index))
         if isinstance(e, Binary):
             a, b = self.unify(self.expr(e.a), self.expr(e.b))

@@ -9,22 +9,18 @@ is an ordinary function LLVM optimizes on its own (its own stack for small scrat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import llvmlite.ir as lir
 
 from mlc.backends.loop.analysis import references
 from mlc.backends.loop.ir import For, Var
 
 from . import lltypes as T
-
-if TYPE_CHECKING:
-    from .codegen import _KernelEmitter
+from .emitter import KernelEmitter
 
 RUNTIME_PARALLEL_FOR = "mlc_parallel_for"
 
 
-def emit_parallel_loop(em: _KernelEmitter, loop: For) -> None:
+def emit_parallel_loop(em: KernelEmitter, loop: For) -> None:
     outer = em.scope
     b = outer.builder
     start, stop = em.expr(loop.start), em.expr(loop.stop)

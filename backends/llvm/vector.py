@@ -11,23 +11,20 @@ store at a repeated index gives the serial loop's result.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import llvmlite.ir as lir
 
 from mlc.backends.loop import ir
-from mlc.backends.loop.ir import Assign, Binary, Const, Expr, For, Let, Load, Store, Var
+from mlc.backends.loop.ir import Assign, Binary, Buffer, Const, Expr, For, Let, Load, Store, Var
 from mlc.backends.loop.verify import loop_kind_violation
 
 from . import lltypes as T
-
-if TYPE_CHECKING:
-    from .codegen import _KernelEmitter
+from .emitter import KernelEmitter
 
 
-def vectorizable(loop: For) -> bool:
-    """Whether ``loop`` (kind vectorized) meets the contract (``verify.loop_kind_violation``);
-    if not it is rendered serially, which gives the same results."""
+def renders_as_vectors(loop: For) -> bool:
+    """Whether ``loop`` (kind vectorized) meets the contract (``verify.loop_kind_violation``) and
+    is wider than one lane, so it is rendered as vectors; if not it is rendered serially, which
+    gives the same results."""
     if (loop.width or 1) < 2 or loop_kind_violation(loop) is not None:
         return False
     return int(loop.stop.value) >= int(loop.start.value)  # type: ignore[union-attr]
@@ -37,7 +34,7 @@ class VectorContext:
     """The state of one vectorized loop being rendered: its variable, the scalar i64 ``base``
     of the current W iterations, and the body's locals (``<W x T>`` stack slots)."""
 
-    def __init__(self, em: _KernelEmitter, var: Var, base: lir.Value, width: int):
+    def __init__(self, em: KernelEmitter, var: Var, base: lir.Value, width: int):
         self.em = em
         self.loop_var = var
         self.base = base
@@ -54,7 +51,8 @@ class VectorContext:
     def owns(self, var: Var) -> bool:
         return var.name in self.locals
 
-    def var(self, em: _KernelEmitter, var: Var) -> lir.Value:
+    def var(self, var: Var) -> lir.Value:
+        em = self.em
         if var.name == self.loop_var.name:
             lanes = lir.Constant(lir.VectorType(T.i64, self.width),
                                  [T.const_i64(k) for k in range(self.width)])
@@ -62,35 +60,37 @@ class VectorContext:
         slot, ty = self.locals[var.name]
         return em.builder.load(slot, typ=ty)
 
-    def let(self, em: _KernelEmitter, s: Let) -> None:
-        ty = T.reg(s.var.dtype, self.width)
-        if s.var.name not in self.locals:
+    def set_local(self, s: Let | Assign) -> None:
+        """A Let of the body declares a ``<W x T>`` slot (once), an Assign sets it."""
+        em = self.em
+        if isinstance(s, Let) and s.var.name not in self.locals:
+            ty = T.reg(s.var.dtype, self.width)
             self.locals[s.var.name] = (em.alloca(ty), ty)
             self._varying = self._varying | {s.var.name}
             self._linear.clear()
-        em.builder.store(em.splat(em.expr(s.init), self.width), self.locals[s.var.name][0])
-
-    def assign(self, em: _KernelEmitter, s: Assign) -> None:
-        em.builder.store(em.splat(em.expr(s.value), self.width), self.locals[s.var.name][0])
+        value = s.init if isinstance(s, Let) else s.value
+        em.builder.store(em.splat(em.expr(value), self.width), self.locals[s.var.name][0])
 
     # -- memory -----------------------------------------------------------------------------------
 
-    def load(self, em: _KernelEmitter, e: Load) -> lir.Value:
+    def load(self, e: Load) -> lir.Value:
+        em = self.em
         linear = self.linear(e.index)
         if linear is not None and linear[1] == 0:
             return em.load_scalar(e.buffer, em.expr(e.index))
         if linear is not None and linear[1] == 1:
-            pointer = self.contiguous_pointer(em, e.buffer, linear[0])
+            pointer = self.contiguous_pointer(e.buffer, linear[0])
             value = em.builder.load(pointer, typ=lir.VectorType(T.mem(e.buffer.dtype), self.width))
             value.align = e.buffer.dtype.itemsize
             return em.from_memory(value, e.buffer.dtype)
-        return self.gather(em, e)
+        return self.gather(e)
 
-    def gather(self, em: _KernelEmitter, e: Load) -> lir.Value:
+    def gather(self, e: Load) -> lir.Value:
         """A load at lane-varying, non-contiguous offsets: ``llvm.masked.gather`` (one
         instruction with AVX2/AVX-512; LLVM scalarizes it elsewhere)."""
+        em = self.em
         vector = lir.VectorType(T.mem(e.buffer.dtype), self.width)
-        pointers = self.addresses(em, e.buffer, e.index)
+        pointers = self.addresses(e.buffer, e.index)
         mask_type = lir.VectorType(T.i1, self.width)
         gather = em.codegen.declare(
             f"llvm.masked.gather.{T.suffix(vector)}.v{self.width}p0", vector,
@@ -99,18 +99,19 @@ class VectorContext:
                                          T.constant(mask_type, 1), lir.Constant(vector, None)])
         return em.from_memory(value, e.buffer.dtype)
 
-    def store(self, em: _KernelEmitter, s: Store) -> None:
+    def store(self, s: Store) -> None:
+        em = self.em
         value = em.splat(em.expr(s.value), self.width)
         linear = self.linear(s.index)
         if linear is not None and linear[1] == 1:
-            pointer = self.contiguous_pointer(em, s.buffer, linear[0])
+            pointer = self.contiguous_pointer(s.buffer, linear[0])
             stored = em.builder.store(em.to_memory(value, s.buffer.dtype), pointer)
             stored.align = s.buffer.dtype.itemsize
             return
         # elsewhere: a scatter, whose lanes write in order (the serial loop's last write wins)
         elem = T.mem(s.buffer.dtype)
         vector = lir.VectorType(elem, self.width)
-        pointers = self.addresses(em, s.buffer, s.index)
+        pointers = self.addresses(s.buffer, s.index)
         mask_type = lir.VectorType(T.i1, self.width)
         scatter = em.codegen.declare(
             f"llvm.masked.scatter.{T.suffix(vector)}.v{self.width}p0", lir.VoidType(),
@@ -119,15 +120,17 @@ class VectorContext:
                                   lir.Constant(T.i32, s.buffer.dtype.itemsize),
                                   T.constant(mask_type, 1)])
 
-    def addresses(self, em: _KernelEmitter, buffer, index: Expr) -> lir.Value:
+    def addresses(self, buffer: Buffer, index: Expr) -> lir.Value:
         """``<W x ptr>``: the address of each lane's element."""
+        em = self.em
         offsets = em.splat(em.expr(index), self.width)
         pointers = em.builder.gep(em.buffer_pointer(buffer), [offsets],
                                   source_etype=T.mem(buffer.dtype), inbounds=True)
         pointers.type = lir.VectorType(T.ptr, self.width)  # llvmlite assumes a scalar pointer
         return pointers
 
-    def contiguous_pointer(self, em: _KernelEmitter, buffer, base: Expr) -> lir.Value:
+    def contiguous_pointer(self, buffer: Buffer, base: Expr) -> lir.Value:
+        em = self.em
         start = em.builder.add(em.expr(base), self.base, flags=("nsw",))
         return em.element_pointer(buffer, start)
 

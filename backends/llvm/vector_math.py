@@ -11,17 +11,13 @@ with the C renderer, which writes the same algorithms as C.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import llvmlite.ir as lir
 
 from mlc.backends.loop.approx import (ERF_POLY, ERF_TAIL, ERF_TAIL_P, EXP_MAX, EXP_MIN, EXP_POLY,
                                       LN2_HI, LN2_LO, LOG2E, TANH_POLY, TANH_SMALL)
 
 from . import lltypes as T
-
-if TYPE_CHECKING:
-    from .exprs import ExprEmitter
+from .emitter import KernelEmitter
 
 CONTRACT = ("contract",)
 
@@ -33,7 +29,7 @@ def supports(fn: str, value: lir.Value) -> bool:
     return fn in ("exp", "tanh", "erf") and isinstance(ty, lir.FloatType)
 
 
-def emit(em: ExprEmitter, fn: str, x: lir.Value) -> lir.Value:
+def emit(em: KernelEmitter, fn: str, x: lir.Value) -> lir.Value:
     return {"exp": exp_f32, "tanh": tanh_f32, "erf": erf_f32}[fn](em, x)
 
 
@@ -48,7 +44,7 @@ def _horner(b: lir.IRBuilder, coefficients, z: lir.Value) -> lir.Value:
     return acc
 
 
-def exp_f32(em: ExprEmitter, x: lir.Value) -> lir.Value:
+def exp_f32(em: KernelEmitter, x: lir.Value) -> lir.Value:
     """e^x = p(r) * 2^n with n = round(x / ln 2), r = x - n ln 2; 2^n is applied as two
     factors 2^(n/2) so n up to 128 (overflow) and down to -150 (underflow) scale correctly."""
     b = em.builder
@@ -71,7 +67,7 @@ def exp_f32(em: ExprEmitter, x: lir.Value) -> lir.Value:
     return y
 
 
-def tanh_f32(em: ExprEmitter, x: lir.Value) -> lir.Value:
+def tanh_f32(em: KernelEmitter, x: lir.Value) -> lir.Value:
     """An odd polynomial below 0.625, else 1 - 2 / (e^(2|x|) + 1) with x's sign."""
     b = em.builder
     ty = x.type
@@ -85,7 +81,7 @@ def tanh_f32(em: ExprEmitter, x: lir.Value) -> lir.Value:
     return b.select(b.fcmp_ordered("<", magnitude, _c(ty, TANH_SMALL)), small, large)
 
 
-def erf_f32(em: ExprEmitter, x: lir.Value) -> lir.Value:
+def erf_f32(em: KernelEmitter, x: lir.Value) -> lir.Value:
     """x * P(x^2) below 1; above, 1 - t Q(t) e^(-x^2) with t = 1 / (1 + p|x|), x's sign."""
     b = em.builder
     ty = x.type

@@ -1,4 +1,4 @@
-"""The loop IR: mlc's kernel-level IR, one IR under several renderers (LLVM now, C next).
+"""The loop IR: mlc's kernel-level IR, one IR under two renderers (backends/llvm, backends/c).
 
 What a kernel is
     A ``Kernel`` (``ir.py``) is one function over ``Buffer`` parameters: the inputs, constants
@@ -9,7 +9,9 @@ What a kernel is
     ``Load``, ``Binary``, ``Unary``, ``Call`` for intrinsics, ``Cast``, ``Select``). Every
     expression carries its dtype, so int8 data with int32 accumulation needs no new nodes. Scalar
     semantics (wrapping ints, C division, NaN-propagating max, casts) are written once in
-    ``scalar.py``; folding, the evaluator and every renderer follow them.
+    ``scalar.py``; folding, the evaluator and every renderer follow them. Which fields of a node
+    are its children is written once too, in ``visit.py`` (``walk``, ``map_children``,
+    ``Mutator``): transforms and analyses traverse through it.
 
 How a fused group becomes one loop nest (``lower.py``, ``ops/``)
     Each op's lowering is defined once, by op name, in ``ops/``: elementwise, broadcast and
@@ -19,17 +21,20 @@ How a fused group becomes one loop nest (``lower.py``, ``ops/``)
     index, so producers inline into their consumer's loads and a chain becomes one nest over the
     output. With a reduction anchor (reduce_*, softmax) the nest is the anchor's; producers inline
     into its loads and the elementwise consumers run on each finished value before it is stored
-    (falling back to a scratch buffer when the epilogue broadcasts the reduced value).
-    conv2d, matmul, pools, norms and resize raise ``LoweringError`` for now: they
-    come with their schedules.
+    (falling back to a scratch buffer when the epilogue broadcasts the reduced value). Convs,
+    matrix products, pools and norms are anchors of that kind too. Every core op has a
+    lowering; ``LoweringError`` is left for an op registered without one and for groups the
+    scheme cannot express (two anchors).
 
 Where schedules plug in
-    Lowering produces a plain serial nest. A schedule is data applied to that nest — tile,
-    vectorize (with a width from the host's features), parallelize outer loops, unroll, pre-pack
-    weights — turning it into an equivalent kernel; ``lower_node(node, schedule=fn)`` is the hook
-    (``fn: Kernel -> Kernel``). Because a schedule never changes what a kernel computes,
-    ``evaluate`` (``evaluate.py``, a plain interpreter on numpy arrays) is the oracle for scheduled
-    kernels and for the LLVM and C renderers alike; ``verify_kernel`` (``verify.py``) checks the
+    Without schedules lowering produces the plain serial reference nest. With a target's
+    ``Schedules`` (``schedule.py``), ``lower_node(node, schedules=…)`` emits conv2d and matmul
+    by their scheduled lowerings (tiled, weights packed at compile time, vectorized, parallel:
+    ``ops/gemm*.py``) and then ``transform.schedule_loops`` vectorizes and parallelizes the
+    other nests; ``lower_node(node, schedule=fn)`` takes any further ``fn: Kernel -> Kernel``.
+    Because a schedule never changes what a kernel computes, ``evaluate`` (``evaluate.py``, a
+    plain interpreter on numpy arrays) is the oracle for scheduled kernels and for the LLVM and
+    C renderers alike; ``verify_kernel`` (``verify.py``) checks the
     static invariants a renderer relies on (bound variables, known buffers, matching dtypes).
     ``print_kernel`` (``printer.py``) shows any kernel as text (``--emit loop-ir``).
 """

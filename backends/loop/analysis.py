@@ -10,10 +10,9 @@ transform can prove a rewrite keeps the loop's meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
 
-from .ir import (Allocate, Assign, Binary, Block, Call, Cast, Const, Expr, For, Let, Load, Select,
-                 Stmt, Store, Unary, Var)
+from .ir import Allocate, Assign, Binary, Const, Expr, For, Let, Load, Stmt, Store, Unary, Var
+from .visit import children, stmt_exprs, walk
 
 
 def affine_coefficient(expr: Expr, var: Var | str,
@@ -57,51 +56,14 @@ def _coefficient(e: Expr, name: str, varying: frozenset[str]) -> int | None:
     return 0 if not depends_on(e, {name} | varying) else None
 
 
-def children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Load):
-        return (e.index,)
-    if isinstance(e, Binary):
-        return (e.a, e.b)
-    if isinstance(e, (Unary, Cast)):
-        return (e.x,)
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, Select):
-        return (e.cond, e.a, e.b)
-    return ()
-
-
-def walk_expr(e: Expr) -> Iterator[Expr]:
-    """``e`` and every expression inside it, parents first."""
-    yield e
-    for child in children(e):
-        yield from walk_expr(child)
-
-
 def depends_on(e: Expr, names: set[str] | frozenset[str]) -> bool:
     """Whether ``e`` reads any of the variables ``names``."""
-    return any(isinstance(x, Var) and x.name in names for x in walk_expr(e))
+    return any(isinstance(x, Var) and x.name in names for x in walk(e))
 
 
-def walk_stmt(s: Stmt) -> Iterator[Stmt]:
-    """``s`` and every statement inside it, parents first."""
-    yield s
-    if isinstance(s, Block):
-        for child in s.stmts:
-            yield from walk_stmt(child)
-    elif isinstance(s, (For, Allocate)):
-        yield from walk_stmt(s.body)
-
-
-def stmt_exprs(s: Stmt) -> tuple[Expr, ...]:
-    """The expressions a statement itself holds (not those of nested statements)."""
-    if isinstance(s, Store):
-        return (s.index, s.value)
-    if isinstance(s, For):
-        return (s.start, s.stop)
-    if isinstance(s, (Let, Assign)):
-        return (s.init if isinstance(s, Let) else s.value,)
-    return ()
+def let_names(s: Stmt) -> frozenset[str]:
+    """The locals that ``s`` declares (reading one reads state that stores may change)."""
+    return frozenset(t.var.name for t in walk(s) if isinstance(t, Let))
 
 
 @dataclass
@@ -124,7 +86,7 @@ class Footprint:
 
 def footprint(s: Stmt) -> Footprint:
     fp = Footprint()
-    for stmt in walk_stmt(s):
+    for stmt in walk(s):
         if isinstance(stmt, Store):
             fp.stores.append(stmt)
         elif isinstance(stmt, Let):
@@ -138,7 +100,7 @@ def footprint(s: Stmt) -> Footprint:
         elif isinstance(stmt, Allocate):
             fp.allocates.append(stmt)
         for e in stmt_exprs(stmt):
-            for x in walk_expr(e):
+            for x in walk(e):
                 if isinstance(x, Load):
                     fp.loads.append(x)
                 elif isinstance(x, Var):
@@ -158,14 +120,8 @@ def work(s: Stmt) -> int:
     once): the amount of work that decides whether a nest is worth running in parallel."""
     if isinstance(s, (Store, Assign)):
         return 1
-    if isinstance(s, Block):
-        return sum(work(child) for child in s.stmts)
-    if isinstance(s, Allocate):
-        return work(s.body)
-    if isinstance(s, For):
-        extent = constant_extent(s)
-        return (1 if extent is None else extent) * work(s.body)
-    return 0
+    extent = constant_extent(s) if isinstance(s, For) else 1
+    return (1 if extent is None else extent) * sum(work(child) for child in children(s))
 
 
 def references(s: Stmt) -> tuple[set[str], set[str]]:
@@ -174,7 +130,7 @@ def references(s: Stmt) -> tuple[set[str], set[str]]:
     buffers: set[str] = set()
     variables: set[str] = set()
     pending: list[Expr] = []
-    for t in walk_stmt(s):
+    for t in walk(s):
         if isinstance(t, Store):
             buffers.add(t.buffer.name)
         pending.extend(stmt_exprs(t))

@@ -11,6 +11,12 @@ keyed by their exact bits' repr, so 0.0 and -0.0 stay apart (dataclass equality 
 from __future__ import annotations
 
 from .ir import Binary, Call, Cast, Const, Expr, Load, Select, Unary, Var
+from .visit import children
+
+# what an expression holds besides its operands
+_ATTRIBUTES = {Var: lambda e: (e.name, e.dtype), Load: lambda e: (e.buffer,),
+               Binary: lambda e: (e.op,), Unary: lambda e: (e.op,), Call: lambda e: (e.fn,),
+               Cast: lambda e: (e.dtype,), Select: lambda e: ()}
 
 
 class ExprKeys:
@@ -28,20 +34,9 @@ class ExprKeys:
         return key
 
     def _signature(self, e: Expr) -> tuple:
+        """The kind, what the node holds itself, and its operands' keys."""
         if isinstance(e, Const):
-            return ("const", e.dtype, type(e.value).__name__, repr(e.value))
-        if isinstance(e, Var):
-            return ("var", e.name, e.dtype)
-        if isinstance(e, Load):
-            return ("load", e.buffer, self(e.index))
-        if isinstance(e, Binary):
-            return ("binary", e.op, self(e.a), self(e.b))
-        if isinstance(e, Unary):
-            return ("unary", e.op, self(e.x))
-        if isinstance(e, Call):
-            return ("call", e.fn, *(self(a) for a in e.args))
-        if isinstance(e, Cast):
-            return ("cast", e.dtype, self(e.x))
-        if isinstance(e, Select):
-            return ("select", self(e.cond), self(e.a), self(e.b))
-        raise TypeError(f"unknown expression {type(e).__name__}")
+            return (Const, e.dtype, type(e.value).__name__, repr(e.value))
+        if type(e) not in _ATTRIBUTES:
+            raise TypeError(f"unknown expression {type(e).__name__}")
+        return (type(e), *_ATTRIBUTES[type(e)](e), *(self(c) for c in children(e)))

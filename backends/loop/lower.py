@@ -63,8 +63,7 @@ def lower_node(node: Node, *, schedule: Schedule | None = None,
     if missing:
         where = f" (in fused node %{node.outputs[0].name})" if node.body is not None else ""
         raise LoweringError(f"no loop-IR lowering for {', '.join(missing)} yet{where}",
-                            hint="conv2d, matmul, pools, norms and resize are lowered with their "
-                                 "schedules; run the ref target meanwhile")
+                            hint="add its lowering to backends/loop/ops, or run the ref target")
     kernel = _Group(f"{node.op}_{node.outputs[0].name}", nodes, outer, outputs,
                     schedules).build()
     if schedules is not None:

@@ -8,7 +8,8 @@ caller-provided *workspace*. Every renderer and every caller uses this one layou
 
 from __future__ import annotations
 
-from .ir import Allocate, Block, For, Kernel, Stmt
+from .ir import Allocate, Kernel
+from .visit import walk
 
 STACK_LIMIT_BYTES = 64 * 1024
 WORKSPACE_ALIGN = 64
@@ -38,7 +39,7 @@ def workspace_bytes(kernel: Kernel, stack_limit: int = STACK_LIMIT_BYTES) -> int
 
 def _layout(kernel: Kernel, stack_limit: int) -> tuple[dict[str, int | None], int]:
     sizes: dict[str, int | None] = {}
-    for alloc in _allocations(kernel.body):
+    for alloc in (s for s in walk(kernel.body) if isinstance(s, Allocate)):
         name = alloc.buffer.name
         if on_stack(alloc, stack_limit):
             sizes.setdefault(name, None)
@@ -58,17 +59,3 @@ def _layout(kernel: Kernel, stack_limit: int) -> tuple[dict[str, int | None], in
 def _round_up(n: int) -> int:
     return -(-n // WORKSPACE_ALIGN) * WORKSPACE_ALIGN
 
-
-def _allocations(stmt: Stmt) -> list[Allocate]:
-    found: list[Allocate] = []
-    stack = [stmt]
-    while stack:
-        s = stack.pop()
-        if isinstance(s, Allocate):
-            found.append(s)
-            stack.append(s.body)
-        elif isinstance(s, For):
-            stack.append(s.body)
-        elif isinstance(s, Block):
-            stack.extend(reversed(s.stmts))
-    return found

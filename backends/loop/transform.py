@@ -26,11 +26,11 @@ import dataclasses
 from typing import Callable
 
 from . import ir
-from .analysis import affine_coefficient, constant_extent, depends_on, footprint, walk_stmt, work
-from .ir import (Allocate, Assign, Binary, Block, Call, Cast, Const, Expr, For, Kernel, Let, Load,
-                 Select, Stmt, Store, Unary, Var)
+from .analysis import affine_coefficient, constant_extent, depends_on, footprint, work
+from .ir import Allocate, Assign, Block, Expr, For, Kernel, Let, Stmt, Var
 from .schedule import Schedules
 from .scratch import on_stack
+from .visit import Mutator, map_children, walk
 
 MIN_WIDTH = 4  # narrower vectors than this are not worth it: the rest runs serially
 MAX_SHUFFLE_STRIDE = 4  # loads this strided are left to LLVM's vectorizer (see _small_stride_loads)
@@ -41,7 +41,7 @@ MAX_CHUNKS = 64  # a single-loop nest is split into at most this many parallel c
 
 def schedule_loops(kernel: Kernel, schedules: Schedules) -> Kernel:
     """``kernel`` with its plain nests vectorized and parallelized as ``schedules.loops`` says."""
-    if any(isinstance(s, For) and s.kind != "serial" for s in walk_stmt(kernel.body)):
+    if any(isinstance(s, For) and s.kind != "serial" for s in walk(kernel.body)):
         return kernel
     names = _Names(footprint(kernel.body).names)
     nest = _NestScheduler(schedules, names)
@@ -50,13 +50,7 @@ def schedule_loops(kernel: Kernel, schedules: Schedules) -> Kernel:
 
 def _map_nests(s: Stmt, fn: Callable[[For], Stmt]) -> Stmt:
     """Apply ``fn`` to every top-level loop nest (through Blocks and Allocates, not into loops)."""
-    if isinstance(s, Block):
-        return ir.block(*(_map_nests(child, fn) for child in s.stmts))
-    if isinstance(s, Allocate):
-        return Allocate(s.buffer, _map_nests(s.body, fn))
-    if isinstance(s, For):
-        return fn(s)
-    return s
+    return fn(s) if isinstance(s, For) else map_children(s, lambda child: _map_nests(child, fn))
 
 
 class _Names:
@@ -136,12 +130,8 @@ class _NestScheduler:
 
     # -- vectorize ------------------------------------------------------------------------------
     def vectorize_all(self, s: Stmt) -> Stmt:
-        if isinstance(s, Block):
-            return ir.block(*(self.vectorize_all(child) for child in s.stmts))
-        if isinstance(s, Allocate):
-            return Allocate(s.buffer, self.vectorize_all(s.body))
         if not isinstance(s, For):
-            return s
+            return map_children(s, self.vectorize_all)
         if not _has_loop(s.body):
             return self.vectorize(s)
         if s.kind == "serial" and _unrollable(s.body):  # a pool window, an LRN band
@@ -157,7 +147,7 @@ class _NestScheduler:
         iterations at 16 lanes run as 48 + 8, not 48 vector and 8 scalar."""
         width = self.width(loop)
         extent = constant_extent(loop)
-        if width < MIN_WIDTH or extent is None or extent < MIN_WIDTH or not vectorizable(loop) \
+        if width < MIN_WIDTH or extent is None or extent < MIN_WIDTH or not _may_vectorize(loop) \
                 or _small_stride_loads(loop):
             return loop
         start, stop = int(loop.start.value), int(loop.stop.value)  # type: ignore[attr-defined]
@@ -182,7 +172,7 @@ class _NestScheduler:
 # -- legality -------------------------------------------------------------------------------------
 
 def _has_loop(s: Stmt) -> bool:
-    return any(isinstance(x, For) for x in walk_stmt(s))
+    return any(isinstance(x, For) for x in walk(s))
 
 
 def _round_up(x: int, m: int) -> int:
@@ -221,11 +211,12 @@ def _parallel_safe(loop: For) -> bool:
     return _memory_safe(loop.body, loop.var, {a.buffer.name for a in fp.allocates})
 
 
-def vectorizable(loop: For) -> bool:
-    """Whether an innermost loop may run ``width`` iterations at once: constant bounds, a body
-    with no loops (but unrolled ones) or scratch, no locals carried between iterations (an
-    accumulator), a contiguous store, no store to one address from every lane, and each stored
-    buffer stored at one index and read (if at all) only there."""
+def _may_vectorize(loop: For) -> bool:
+    """Whether a serial innermost loop may become a vectorized one (run ``width`` iterations at
+    once): constant bounds, a body with no loops (but unrolled ones) or scratch, no locals
+    carried between iterations (an accumulator), a contiguous store, no store to one address
+    from every lane, and each stored buffer stored at one index and read (if at all) only
+    there."""
     if not _simple(loop):
         return False
     fp = footprint(loop.body)
@@ -261,18 +252,14 @@ def _collapse(outer: For, inner: For, names: _Names) -> For | None:
 def _collapse_inner(s: Stmt, nest: _NestScheduler) -> Stmt:
     """Merge each innermost loop with its parent while the merged loop is vectorizable and
     every load and store stays affine in it (so it only removes vector tails)."""
-    if isinstance(s, Block):
-        return ir.block(*(_collapse_inner(child, nest) for child in s.stmts))
-    if isinstance(s, Allocate):
-        return Allocate(s.buffer, _collapse_inner(s.body, nest))
-    if not isinstance(s, For):
-        return s
-    loop = dataclasses.replace(s, body=_collapse_inner(s.body, nest))
+    loop = map_children(s, lambda child: _collapse_inner(child, nest))
+    if not isinstance(loop, For):
+        return loop
     inner = loop.body
-    if not isinstance(inner, For) or _has_loop(inner.body) or not vectorizable(inner):
+    if not isinstance(inner, For) or _has_loop(inner.body) or not _may_vectorize(inner):
         return loop
     merged = _collapse(loop, inner, nest.names)
-    if merged is None or not vectorizable(merged):
+    if merged is None or not _may_vectorize(merged):
         return loop
     fp = footprint(merged.body)
     varying = frozenset(fp.declared)
@@ -312,18 +299,15 @@ def _unrollable(body: Stmt) -> bool:
 
 def _unroll(s: Stmt) -> Stmt:
     """``s`` with every loop marked ``unrolled``."""
-    if isinstance(s, Block):
-        return Block(tuple(_unroll(child) for child in s.stmts))
-    if isinstance(s, For):
-        return dataclasses.replace(s, kind="unrolled", body=_unroll(s.body))
-    return s
+    s = map_children(s, _unroll)
+    return dataclasses.replace(s, kind="unrolled") if isinstance(s, For) else s
 
 
 def _rename_copy(body: Stmt, mapping: dict[str, Expr], names: _Names) -> Stmt:
     """``body`` with ``mapping`` applied and every local and loop it declares renamed, for a
     second copy of a loop body (a tail) that must not declare the same names again."""
     fresh = {v.name: Var(names.fresh(v.name), v.dtype)
-             for v in (s.var for s in walk_stmt(body) if isinstance(s, (Let, For)))}
+             for v in (s.var for s in walk(body) if isinstance(s, (Let, For)))}
     return substitute(body, {**mapping, **fresh})
 
 
@@ -331,52 +315,18 @@ def substitute(s: Stmt, mapping: dict[str, Expr]) -> Stmt:
     """``s`` with variables replaced by expressions (rebuilt through the folding helpers, so an
     unravelled index folds back to an affine one). A loop or local whose name maps to a Var is
     renamed."""
-    cache: dict[int, Expr] = {}
-
-    def expr(e: Expr) -> Expr:
-        key = id(e)
-        if key not in cache:
-            cache[key] = _rebuild(e, expr, mapping)
-        return cache[key]
-
-    def var(v: Var) -> Var:
-        new = mapping.get(v.name, v)
-        return new if isinstance(new, Var) else v
-
-    def stmt(x: Stmt) -> Stmt:
-        if isinstance(x, Block):
-            return Block(tuple(stmt(c) for c in x.stmts))
-        if isinstance(x, For):
-            return dataclasses.replace(x, var=var(x.var), start=expr(x.start),
-                                       stop=expr(x.stop), body=stmt(x.body))
-        if isinstance(x, Store):
-            return Store(x.buffer, expr(x.index), expr(x.value))
-        if isinstance(x, Let):
-            return Let(var(x.var), expr(x.init))
-        if isinstance(x, Assign):
-            return Assign(var(x.var), expr(x.value))
-        if isinstance(x, Allocate):
-            return Allocate(x.buffer, stmt(x.body))
-        raise TypeError(f"unknown statement {type(x).__name__}")
-
-    return stmt(s)
+    return _Substitute(mapping).stmt(s)
 
 
-def _rebuild(e: Expr, expr: Callable[[Expr], Expr], mapping: dict[str, Expr]) -> Expr:
-    if isinstance(e, Const):
-        return e
-    if isinstance(e, Var):
-        return mapping.get(e.name, e)
-    if isinstance(e, Load):
-        return Load(e.buffer, expr(e.index))
-    if isinstance(e, Binary):
-        return ir.binary(e.op, expr(e.a), expr(e.b))
-    if isinstance(e, Unary):
-        return ir.neg(expr(e.x)) if e.op == "neg" else ir.not_(expr(e.x))
-    if isinstance(e, Call):
-        return ir.call(e.fn, *(expr(a) for a in e.args))
-    if isinstance(e, Cast):
-        return ir.cast(e.dtype, expr(e.x))
-    if isinstance(e, Select):
-        return ir.select(expr(e.cond), expr(e.a), expr(e.b))
-    raise TypeError(f"unknown expression {type(e).__name__}")
+class _Substitute(Mutator):
+    def __init__(self, mapping: dict[str, Expr]):
+        super().__init__()
+        self.mapping = mapping
+
+    def expr(self, e: Expr) -> Expr:
+        return self.mapping.get(e.name, e) if isinstance(e, Var) else super().expr(e)
+
+    def stmt(self, s: Stmt) -> Stmt:
+        s = super().stmt(s)
+        renamed = self.mapping.get(s.var.name) if isinstance(s, (For, Let, Assign)) else None
+        return dataclasses.replace(s, var=renamed) if isinstance(renamed, Var) else s

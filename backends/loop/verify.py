@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from mlc.ir.dtypes import DType
 
+from .analysis import depends_on
 from .ir import (Allocate, Assign, Binary, Block, Buffer, Call, Cast, Const, Expr, For, Kernel,
                  Let, Load, Select, Stmt, Store, Unary, Var)
 from .scratch import STACK_LIMIT_BYTES, on_stack
+from .visit import children, walk
 
 
 class KernelError(ValueError):
@@ -55,62 +57,39 @@ def loop_kind_violation(loop: For) -> str | None:
         return f"vectorized loop {name} needs step 1"
     if (int(loop.stop.value) - int(loop.start.value)) % width:
         return f"vectorized loop {name}: extent is not a multiple of the width {width}"
-    return _vector_body(loop.body, name, set())
+    return _vector_body(loop.body, name)
 
 
-def _vector_body(s: Stmt, var: str, declared: set[str]) -> str | None:
-    if isinstance(s, Block):
-        for child in s.stmts:
-            problem = _vector_body(child, var, declared)
-            if problem:
-                return problem
-        return None
+def _vector_body(body: Stmt, var: str) -> str | None:
+    """What in ``body`` breaks the contract of vectorized loop ``var`` (the first in program
+    order), or None. A store's index varies when it mentions ``var`` or a local of the body."""
     where = f"in the body of vectorized loop {var}"
-    if isinstance(s, For):
-        if s.kind != "unrolled" or not (isinstance(s.start, Const) and isinstance(s.stop, Const)):
+    declared: set[str] = set()
+    for s in walk(body):
+        if isinstance(s, For) and (s.kind != "unrolled" or
+                                   not (isinstance(s.start, Const) and isinstance(s.stop, Const))):
             return f"{where}: loop {s.var.name} is not unrolled with constant bounds"
-        return _vector_body(s.body, var, declared)
-    if isinstance(s, Let):
-        declared.add(s.var.name)
-    elif isinstance(s, Assign):
-        if s.var.name not in declared:
+        if isinstance(s, Let):
+            declared.add(s.var.name)
+        elif isinstance(s, Assign) and s.var.name not in declared:
             return f"{where}: assignment to {s.var.name}, a local declared outside it"
-    elif isinstance(s, Allocate):
-        return f"{where}: allocation of {s.buffer.name}"
-    elif isinstance(s, Store):
-        if not _varies(s.index, {var} | declared):
+        elif isinstance(s, Allocate):
+            return f"{where}: allocation of {s.buffer.name}"
+        elif isinstance(s, Store) and not depends_on(s.index, {var} | declared):
             return f"{where}: store into {s.buffer.name} at an index that does not vary with {var}"
     return None
 
 
-def _varies(e: Expr, names: set[str]) -> bool:
-    """Whether ``e`` mentions one of ``names`` (the vector variable or a local of its body)."""
-    if isinstance(e, Var):
-        return e.name in names
-    if isinstance(e, Load):
-        return _varies(e.index, names)
-    if isinstance(e, Binary):
-        return _varies(e.a, names) or _varies(e.b, names)
-    if isinstance(e, (Unary, Cast)):
-        return _varies(e.x, names)
-    if isinstance(e, Call):
-        return any(_varies(a, names) for a in e.args)
-    if isinstance(e, Select):
-        return _varies(e.cond, names) or _varies(e.a, names) or _varies(e.b, names)
-    return False
-
-
 def _loop_kinds(s: Stmt, in_parallel: bool) -> str | None:
-    if isinstance(s, Block):
-        return next((p for p in (_loop_kinds(c, in_parallel) for c in s.stmts) if p), None)
     if isinstance(s, For):
-        return loop_kind_violation(s) or _loop_kinds(s.body, in_parallel or s.kind == "parallel")
-    if isinstance(s, Allocate):
-        if in_parallel and not on_stack(s):
-            return (f"scratch {s.buffer.name} ({s.buffer.numel * s.buffer.dtype.itemsize} bytes) "
-                    f"inside a parallel loop is over the {STACK_LIMIT_BYTES}-byte stack limit")
-        return _loop_kinds(s.body, in_parallel)
-    return None
+        problem = loop_kind_violation(s)
+        if problem:
+            return problem
+        in_parallel = in_parallel or s.kind == "parallel"
+    elif isinstance(s, Allocate) and in_parallel and not on_stack(s):
+        return (f"scratch {s.buffer.name} ({s.buffer.numel * s.buffer.dtype.itemsize} bytes) "
+                f"inside a parallel loop is over the {STACK_LIMIT_BYTES}-byte stack limit")
+    return next((p for p in (_loop_kinds(c, in_parallel) for c in children(s)) if p), None)
 
 
 class _Checker:
@@ -188,13 +167,11 @@ class _Checker:
                 self.fail(f"{e.op} of {e.a.dtype.short} and {e.b.dtype.short}")
             if e.op in ("and", "or") and e.a.dtype != DType.bool:
                 self.fail(f"{e.op} of non-bool {e.a.dtype.short}")
-        elif isinstance(e, Unary):
+        elif isinstance(e, (Unary, Cast)):
             self.expr(e.x, loops)
         elif isinstance(e, Call):
             if len({self.expr(a, loops) for a in e.args}) != 1:
                 self.fail(f"{e.fn} with mixed argument dtypes")
-        elif isinstance(e, Cast):
-            self.expr(e.x, loops)
         elif isinstance(e, Select):
             if self.expr(e.cond, loops) != DType.bool:
                 self.fail("select condition is not bool")

@@ -27,7 +27,7 @@ from mlc.ir.dtypes import DType
 
 from .. import ir
 from ..ir import Allocate, Buffer, Expr, Load, Stmt, Store
-from .gemm_tile import constant_of, loop, seq, tile, vector_loop, when
+from .gemm_tile import constant_of, loop, tile, vector_loop, when
 
 f32 = DType.float32
 TRUE = ir.const(True, ir.boolean)
@@ -170,12 +170,12 @@ def lower_conv_gemm(ctx, node, store, schedules) -> Stmt | None:
                      b_input if direct else b_col)] * (np_full > 0)
             cols += [(ir.ge(npanel, np_full) if np_full else TRUE, n_tail,
                       b_tail if direct else b_col)] * (n_tail > 0)
-            return seq(*(when(ctx, ir.and_(rc, cc), tile(
+            return ir.block(*(when(ctx, ir.and_(rc, cc), tile(
                 ctx, rows=nrows, cols=ncols, nr=nr, lanes=lanes, depth=k, a=a, b=bfn, out=out))
                 for rc, nrows in rows for cc, ncols, bfn in cols))
 
         total = s.groups * nps * mps
-        return seq(pack, loop(ctx, 0, total, tiles, parallel if total > 1 else "serial", "t"))
+        return ir.block(pack, loop(ctx, 0, total, tiles, parallel if total > 1 else "serial", "t"))
 
     body = ctx.loop(s.batch, image, prefix="n")
     scratch = col if col is not None else tail
@@ -218,14 +218,14 @@ def _im2col(ctx, x, s: ConvShape, b: Expr, col: Buffer, npad: int, lanes: int,
                     iw = ir.add(ir.mul(ow, s.strides[1]), j * s.dilations[1] - s.pads[1])
                     return Store(col, ir.add(start, ow), source(iw))
 
-                return seq(vector_loop(ctx, 0, lo, lanes, zero),
-                           vector_loop(ctx, lo, hi, lanes, copy, vectorize=s.strides[1] == 1),
-                           vector_loop(ctx, hi, s.ow, lanes, zero))
+                return ir.block(vector_loop(ctx, 0, lo, lanes, zero),
+                                vector_loop(ctx, lo, hi, lanes, copy, vectorize=s.strides[1] == 1),
+                                vector_loop(ctx, hi, s.ow, lanes, zero))
 
             pad = vector_loop(ctx, s.n, npad, lanes,
                               lambda p, base=base: Store(col, ir.add(base, p), ir.const(0.0, f32)))
-            parts.append(seq(loop(ctx, 0, s.oh, line, prefix="oh"), pad))
-        return seq(*parts)
+            parts.append(ir.block(loop(ctx, 0, s.oh, line, prefix="oh"), pad))
+        return ir.block(*parts)
 
     count = s.c * s.kh
     return loop(ctx, 0, count, row, parallel if count > 1 else "serial", "q")
@@ -242,7 +242,7 @@ def _pack_tail(ctx, x, s: ConvShape, b: Expr, tail: Buffer, p0: int, nr: int, la
             tail, ir.add(base, c), ctx.load(x, (b, ci) + s.spatial(ir.add(c, p0)))))
         zero = vector_loop(ctx, valid, nr, lanes,
                            lambda c: Store(tail, ir.add(base, c), ir.const(0.0, f32)))
-        return seq(copy, zero)
+        return ir.block(copy, zero)
 
     big = s.c * nr >= 4096  # a few thousand copies are not worth waking the pool
     return loop(ctx, 0, s.c, row, parallel if big else "serial", "q")

@@ -15,7 +15,7 @@ from mlc.ir.dtypes import DType
 from .. import ir
 from ..ir import Assign, Expr, Let, Stmt
 from .gemm_conv import ConvShape
-from .gemm_tile import loop, seq, vector_loop
+from .gemm_tile import loop, vector_loop
 
 f32 = DType.float32
 
@@ -70,16 +70,16 @@ def lower_depthwise(ctx, node, store, schedules, s: ConvShape) -> Stmt:
                 if bias is not None:
                     result = ir.add(result, ctx.load(bias, (c,)))
                 stmts.append(store((b, c, oh, ow), result))
-                return seq(*stmts)
+                return ir.block(*stmts)
 
-            return seq(loop(ctx, 0, col_lo, lambda ow: pixel(ow, False), prefix="ow"),
-                       vector_loop(ctx, col_lo, col_hi, lanes, lambda ow: pixel(ow, True),
-                                   vectorize=sw == 1),
-                       loop(ctx, col_hi, s.ow, lambda ow: pixel(ow, False), prefix="ow"))
+            return ir.block(loop(ctx, 0, col_lo, lambda ow: pixel(ow, False), prefix="ow"),
+                            vector_loop(ctx, col_lo, col_hi, lanes, lambda ow: pixel(ow, True),
+                                        vectorize=sw == 1),
+                            loop(ctx, col_hi, s.ow, lambda ow: pixel(ow, False), prefix="ow"))
 
-        return seq(loop(ctx, 0, row_lo, lambda oh: row(oh, False), prefix="oh"),
-                   loop(ctx, row_lo, row_hi, lambda oh: row(oh, True), prefix="oh"),
-                   loop(ctx, row_hi, s.oh, lambda oh: row(oh, False), prefix="oh"))
+        return ir.block(loop(ctx, 0, row_lo, lambda oh: row(oh, False), prefix="oh"),
+                        loop(ctx, row_lo, row_hi, lambda oh: row(oh, True), prefix="oh"),
+                        loop(ctx, row_hi, s.oh, lambda oh: row(oh, False), prefix="oh"))
 
     total = s.batch * s.c
     kind = "parallel" if schedules.gemm.parallel and total > 1 else "serial"

@@ -17,7 +17,7 @@ from mlc.ir.dtypes import DType
 
 from .. import ir
 from ..ir import Expr, Load, Stmt
-from .gemm_tile import constant_of, loop, seq, tile, when
+from .gemm_tile import constant_of, loop, tile, when
 
 f32 = DType.float32
 TRUE = ir.const(True, ir.boolean)
@@ -74,7 +74,7 @@ def lower_matmul_const(ctx, node, store, schedules) -> Stmt | None:
         col_cases = [(ir.lt(npanel, np_full) if n_tail else TRUE, nr)] * (np_full > 0)
         col_cases += [(ir.ge(npanel, np_full) if np_full else TRUE, n_tail)] * \
             (n_tail > 0)
-        return seq(*(when(ctx, ir.and_(rc, cc), tile(
+        return ir.block(*(when(ctx, ir.and_(rc, cc), tile(
             ctx, rows=nrows, cols=ncols, nr=nr, lanes=lanes, depth=k, a=a, b=b, out=put))
             for rc, nrows in row_cases for cc, ncols in col_cases))
 

@@ -35,12 +35,6 @@ def constant_of(ctx, value) -> np.ndarray | None:
     return outer.const if outer.is_const else None
 
 
-def seq(*stmts: Stmt) -> Stmt:
-    """A block of the non-empty statements (``ir.block`` needs at least one)."""
-    flat = [s for s in stmts if not (isinstance(s, ir.Block) and not s.stmts)]
-    return ir.block(*flat) if flat else ir.Block(())
-
-
 def when(ctx, cond: Expr, body: Stmt) -> Stmt:
     """``if cond: body`` as a loop of 0 or 1 trips; a constant condition needs no loop."""
     if isinstance(cond, ir.Const):
@@ -75,7 +69,7 @@ def vector_loop(ctx, start: int, stop: int, lanes: int, body: Callable[[Expr], S
                          width=lanes))
     if stop > split:
         parts.append(loop(ctx, split, stop, body))
-    return seq(*parts)
+    return ir.block(*parts)
 
 
 def tile(ctx, *, rows: int, cols: int, nr: int, lanes: int, depth: int, a: AFn, b: BFn,
@@ -109,4 +103,4 @@ def tile(ctx, *, rows: int, cols: int, nr: int, lanes: int, depth: int, a: AFn, 
     stores = [vector_loop(ctx, 0, cols, lanes,
                           lambda c, r=r: out(r, c, Load(acc, ir.add(r * nr, c))))
               for r in range(rows)]
-    return Allocate(acc, seq(zero, product, *stores))
+    return Allocate(acc, ir.block(zero, product, *stores))
