@@ -28,21 +28,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlc.ir import Graph, GraphBuilder, Node, Value, remove_if_dead
+from mlc.ir import GraphBuilder, Node, Value, remove_if_dead
 from mlc.ir.types import TensorType
 
 from .base import register_pass
-from .rewrite import Match, PatternBuilder, RewritePass, Rule, RuleSet
+from .rewrite import Match, PatternBuilder, RewritePass, Rule, RuleSet, per_channel
 
 
 def _f64(value: Value | None) -> np.ndarray | None:
     return None if value is None or value.const is None else np.asarray(value.const, np.float64)
 
 
-def _fold_conv(graph: Graph, conv: Node, s: np.ndarray, t: np.ndarray) -> bool:
-    x, w, b = (list(conv.inputs) + [None])[:3]
-    w64, b64 = _f64(w), _f64(b)
-    if w64 is None or (b is not None and b64 is None):
+def _fold_conv(b: GraphBuilder, conv: Node, s: np.ndarray, t: np.ndarray) -> bool:
+    x, w, bias = (list(conv.inputs) + [None])[:3]
+    w64, b64 = _f64(w), _f64(bias)
+    if w64 is None or (bias is not None and b64 is None):
         return False
     if conv.op == "conv2d":
         w_new = w64 * s.reshape(-1, 1, 1, 1)
@@ -53,82 +53,69 @@ def _fold_conv(graph: Graph, conv: Node, s: np.ndarray, t: np.ndarray) -> bool:
                  * s.reshape(group, 1, cout_g, 1, 1)).reshape(w64.shape)
     b_new = (0.0 if b64 is None else b64) * s + t
     dtype = w.dtype.numpy
-    _set_constant(graph, conv, 1, w_new.astype(dtype), w)
-    if b is not None or np.any(t != 0):
-        conv.inputs = [x, conv.inputs[1], b]
-        _set_constant(graph, conv, 2, b_new.astype(dtype), b, f"{conv.output.name}.bias")
+    _set_constant(b, conv, 1, w_new.astype(dtype), w)
+    if bias is not None or np.any(t != 0):
+        conv.inputs = [x, conv.inputs[1], bias]
+        _set_constant(b, conv, 2, b_new.astype(dtype), bias, f"{conv.output.name}.bias")
     return True
 
 
-def _fold_gemm(graph: Graph, gemm: Node, s: np.ndarray, t: np.ndarray) -> bool:
-    a, b, c = (list(gemm.inputs) + [None])[:3]
-    b64 = _f64(b)
+def _fold_gemm(b: GraphBuilder, gemm: Node, s: np.ndarray, t: np.ndarray) -> bool:
+    a, w, c = (list(gemm.inputs) + [None])[:3]
+    w64 = _f64(w)
     beta = gemm.attrs["beta"]
     c64 = None if c is None or beta == 0.0 else _f64(c)
-    if b64 is None or (c is not None and beta != 0.0 and c64 is None):
+    if w64 is None or (c is not None and beta != 0.0 and c64 is None):
         return False
-    b_new = b64 * (s.reshape(-1, 1) if gemm.attrs["trans_b"] else s.reshape(1, -1))
+    w_new = w64 * (s.reshape(-1, 1) if gemm.attrs["trans_b"] else s.reshape(1, -1))
     c_new = t if c64 is None else (beta * c64) * s + t  # broadcasts C against [N]
-    dtype = b.dtype.numpy
-    gemm.inputs = [a, b, c]
+    dtype = w.dtype.numpy
+    gemm.inputs = [a, w, c]
     gemm.attrs["beta"] = 1.0
-    _set_constant(graph, gemm, 1, b_new.astype(dtype), b)
-    _set_constant(graph, gemm, 2, c_new.astype(dtype), c, f"{gemm.output.name}.bias")
+    _set_constant(b, gemm, 1, w_new.astype(dtype), w)
+    _set_constant(b, gemm, 2, c_new.astype(dtype), c, f"{gemm.output.name}.bias")
     return True
 
 
-def _fold_matmul(graph: Graph, matmul: Node, s: np.ndarray, t: np.ndarray,
-                 b: GraphBuilder) -> Value | None:
+def _fold_matmul(b: GraphBuilder, matmul: Node, s: np.ndarray, t: np.ndarray) -> Value | None:
     a, w = matmul.inputs
     w64 = _f64(w)
     if w64 is None or w64.ndim != 2 or matmul.output.type.rank != 2:
         return None  # channel axis 1 is the columns of B only for a rank-2 product
     dtype = w.dtype.numpy
-    _set_constant(graph, matmul, 1, (w64 * s.reshape(1, -1)).astype(dtype), w)
-    shift = graph.add_constant(t.astype(dtype), name=f"{matmul.output.name}.bias")
+    _set_constant(b, matmul, 1, (w64 * s.reshape(1, -1)).astype(dtype), w)
+    shift = b.graph.add_constant(t.astype(dtype), name=f"{matmul.output.name}.bias")
     return b.add(matmul.output, shift, output_names=[None])
 
 
-def _set_constant(graph: Graph, node: Node, index: int, array: np.ndarray, old: Value | None,
-                  name: str | None = None) -> None:
+def _set_constant(b: GraphBuilder, node: Node, index: int, array: np.ndarray,
+                  old: Value | None, name: str | None = None) -> None:
     """Make ``node``'s input ``index`` a constant holding ``array`` (see :func:`_constant`)."""
-    new = _constant(graph, array, old, node, name)
+    new = _constant(b, array, old, node, name)
     if new is not old:
         node.set_input(index, new)
-        if old is not None:  # a computed gemm C that beta=0 ignored: it goes, its name is free
-            remove_if_dead(graph, old)
-            if graph.unique_name(old.name) == old.name:
-                graph.rename(new, old.name)
+        remove_if_dead(b.graph, old)  # a computed gemm C that beta=0 ignored
 
 
-def _constant(graph: Graph, array: np.ndarray, old: Value | None, reader: Node,
+def _constant(b: GraphBuilder, array: np.ndarray, old: Value | None, reader: Node,
               name: str | None = None) -> Value:
     """A constant holding ``array``: ``old`` itself, updated in place, when its one use is by
-    ``reader`` (so it keeps its name and its place in the printed IR), else a new constant.
+    ``reader`` (so it keeps its name and its place in the printed IR), else a new constant that
+    takes ``old``'s name if the rewrite frees it.
 
     One use, not one reader: after cse a batch_norm may read a single constant as both gamma and
     beta. Only the value's array is rebound, never written, so graph copies sharing it are safe.
     """
-    if old is not None and old.graph is graph and old.is_const and not old.is_graph_output \
+    if old is None:
+        return b.graph.add_constant(array, name=name)
+    if old.graph is b.graph and old.is_const and not old.is_graph_output \
             and len(old.uses) == 1 and old.uses[0].node is reader:
         frozen = np.asarray(array, order="C").view()
         frozen.flags.writeable = False
         old.const = frozen
         old.type = TensorType.of(frozen)
         return old
-    return graph.add_constant(array, name=(old.name + ".bn") if old is not None else name)
-
-
-def per_channel(array: np.ndarray, like: Value) -> np.ndarray | None:
-    """``array`` as one float64 value per channel (axis 1) of ``like``, or None if it varies along
-    another axis (or does not broadcast that way)."""
-    rank, channels = like.type.rank, like.shape[1]
-    if array.ndim > rank or not isinstance(channels, int):
-        return None
-    shape = (1,) * (rank - array.ndim) + array.shape
-    if any(d != 1 for i, d in enumerate(shape) if i != 1) or shape[1] not in (1, channels):
-        return None
-    return np.broadcast_to(np.asarray(array, np.float64).reshape(-1), (channels,))
+    return b.adopt(b.graph.add_constant(array, name=old.name + ".bn"), old.name)
 
 
 def absorb_affine(value: Value, s: np.ndarray,
@@ -161,21 +148,21 @@ def absorb_affine(value: Value, s: np.ndarray,
     return chain, s, t
 
 
-def fold_into_producer(graph: Graph, y: Value, head: Node, s: np.ndarray, t: np.ndarray,
-                       b: GraphBuilder) -> Value | None:
+def fold_into_producer(b: GraphBuilder, y: Value, head: Node, s: np.ndarray,
+                       t: np.ndarray) -> Value | None:
     """Fold ``y``·s + t (computed from ``head`` on) into the conv/gemm/matmul of ``y``; the value
     that now computes it, or None (and nothing changed) when the producer cannot take it."""
     producer = y.producer
-    if producer is None or producer.graph is not graph or y.is_graph_output \
+    if producer is None or producer.graph is not b.graph or y.is_graph_output \
             or any(use.node is not head for use in y.uses):
         return None
     if not y.dtype.is_float:
         return None  # integer weights cannot absorb a real-valued scale
-    if producer.op in ("conv2d", "conv2d_transpose") and _fold_conv(graph, producer, s, t):
+    if producer.op in ("conv2d", "conv2d_transpose") and _fold_conv(b, producer, s, t):
         return y
-    if producer.op == "gemm" and _fold_gemm(graph, producer, s, t):
+    if producer.op == "gemm" and _fold_gemm(b, producer, s, t):
         return y
-    return _fold_matmul(graph, producer, s, t, b) if producer.op == "matmul" else None
+    return _fold_matmul(b, producer, s, t) if producer.op == "matmul" else None
 
 
 class BatchNormFold(Rule):
@@ -197,17 +184,13 @@ class BatchNormFold(Rule):
         if self.affine:
             chain, s, t = absorb_affine(bn.output, s, t)
             match.extend(chain)
-        folded = fold_into_producer(b.graph, y, bn, s, t, b)
+        folded = fold_into_producer(b, y, bn, s, t)
         if folded is not None or not self.fallback:
             return folded
-        # gamma and beta are rewritten in place when the batch_norm was their last reader; new
-        # constants take their names once the statistics are gone. The nodes are numbered.
+        # the scale and shift take gamma's and beta's places; the nodes are numbered
         dtype, shape = y.dtype.numpy, (-1,) + (1,) * (y.type.rank - 2)
-        old_scale, old_shift = match["gamma"], match["beta"]
-        scale = _constant(b.graph, s.reshape(shape).astype(dtype), old_scale, bn)
-        shift = _constant(b.graph, t.reshape(shape).astype(dtype), old_shift, bn)
-        b.adopt(scale, old_scale.name)
-        b.adopt(shift, old_shift.name)
+        scale = _constant(b, s.reshape(shape).astype(dtype), match["gamma"], bn)
+        shift = _constant(b, t.reshape(shape).astype(dtype), match["beta"], bn)
         return b.add(b.mul(y, scale, output_names=[None]), shift, output_names=[None])
 
 
@@ -228,7 +211,7 @@ class ConvAffine(Rule):
         y = match.root.outputs[0]
         chain, s, t = absorb_affine(y, np.ones(y.shape[1]), np.zeros(y.shape[1]))
         match.extend(chain)
-        return fold_into_producer(b.graph, y, chain[0], s, t, b) if chain else None
+        return fold_into_producer(b, y, chain[0], s, t) if chain else None
 
 
 @register_pass("fold-bn")

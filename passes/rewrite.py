@@ -34,9 +34,10 @@ passes its check decides; its rewrite may still decline by returning None (or th
 outputs). After a rewrite the driver replaces the root with :func:`mlc.ir.replace_node`: every
 use of its outputs moves to the replacement, which takes over the root's output names when it
 was built by the rewrite or a graph output demands it (a root that must keep a graph output's
-name the replacement cannot take stays, and only its readers move). It then deletes the matched
-nodes and constants nothing reads any more, and puts the new nodes, the replacement's users and
-the producers of the match's inputs back on the worklist. A rule that absorbs a run of nodes
+name the replacement cannot take stays, and only its readers move). It then deletes what nothing
+reads any more (the matched nodes, and transitively what only they read, constants included), and
+puts the new nodes, the replacement's users and the producers of the match's inputs back on the
+worklist. A rule that absorbs a run of nodes
 after the root, which no pattern can spell, calls ``match.extend(chain)`` in its rewrite: its
 values then replace the chain's last node.
 
@@ -237,6 +238,18 @@ def scalar_value(value: Value) -> float | None:
     if not value.is_const or value.const.size != 1:
         return None
     return float(np.asarray(value.const).reshape(-1)[0])
+
+
+def per_channel(array: np.ndarray, like: Value) -> np.ndarray | None:
+    """``array`` as one float64 value per channel (axis 1) of ``like``, or None if it varies along
+    another axis (or does not broadcast that way)."""
+    rank, channels = like.type.rank, like.shape[1]
+    if array.ndim > rank or not isinstance(channels, int):
+        return None
+    shape = (1,) * (rank - array.ndim) + array.shape
+    if any(d != 1 for i, d in enumerate(shape) if i != 1) or shape[1] not in (1, channels):
+        return None
+    return np.broadcast_to(np.asarray(array, np.float64).reshape(-1), (channels,))
 
 
 class _Matcher:
@@ -719,4 +732,4 @@ class RewritePass(Pass):
 
 __all__ = ["Either", "Match", "NodePattern", "Out", "Pattern", "PatternBuilder", "RewriteBuilder",
            "RewriteError", "RewritePass", "Rule", "RuleSet", "Var", "apply_rules", "interior_use",
-           "root_ops", "scalar_value"]
+           "per_channel", "root_ops", "scalar_value"]
