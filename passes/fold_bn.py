@@ -94,14 +94,16 @@ def _set_constant(b: GraphBuilder, node: Node, index: int, array: np.ndarray,
     new = _constant(b, array, old, node, name)
     if new is not old:
         node.set_input(index, new)
-        remove_if_dead(b.graph, old)  # a computed gemm C that beta=0 ignored
+        if old is not None:  # a computed gemm C that beta=0 ignored goes, and frees its name
+            remove_if_dead(b.graph, old)
+            if b.graph.unique_name(old.name) == old.name:
+                b.graph.rename(new, old.name)
 
 
 def _constant(b: GraphBuilder, array: np.ndarray, old: Value | None, reader: Node,
               name: str | None = None) -> Value:
     """A constant holding ``array``: ``old`` itself, updated in place, when its one use is by
-    ``reader`` (so it keeps its name and its place in the printed IR), else a new constant that
-    takes ``old``'s name if the rewrite frees it.
+    ``reader`` (so it keeps its name and its place in the printed IR), else a new constant.
 
     One use, not one reader: after cse a batch_norm may read a single constant as both gamma and
     beta. Only the value's array is rebound, never written, so graph copies sharing it are safe.
@@ -115,7 +117,16 @@ def _constant(b: GraphBuilder, array: np.ndarray, old: Value | None, reader: Nod
         old.const = frozen
         old.type = TensorType.of(frozen)
         return old
-    return b.adopt(b.graph.add_constant(array, name=old.name + ".bn"), old.name)
+    return b.graph.add_constant(array, name=old.name + ".bn")
+
+
+def _channel_constant(b: GraphBuilder, values: np.ndarray, old: Value, y: Value,
+                      reader: Node) -> Value:
+    """``values`` shaped to broadcast along axis 1 of ``y``, in ``old``'s place (see
+    :func:`_constant`) and, once the rewrite frees it, under ``old``'s name."""
+    shape = (-1,) + (1,) * (y.type.rank - 2)
+    return b.adopt(_constant(b, values.reshape(shape).astype(y.dtype.numpy), old, reader),
+                   old.name)
 
 
 def absorb_affine(value: Value, s: np.ndarray,
@@ -187,11 +198,9 @@ class BatchNormFold(Rule):
         folded = fold_into_producer(b, y, bn, s, t)
         if folded is not None or not self.fallback:
             return folded
-        # the scale and shift take gamma's and beta's places; the nodes are numbered
-        dtype, shape = y.dtype.numpy, (-1,) + (1,) * (y.type.rank - 2)
-        scale = _constant(b, s.reshape(shape).astype(dtype), match["gamma"], bn)
-        shift = _constant(b, t.reshape(shape).astype(dtype), match["beta"], bn)
-        return b.add(b.mul(y, scale, output_names=[None]), shift, output_names=[None])
+        scale = _channel_constant(b, s, match["gamma"], y, bn)
+        shift = _channel_constant(b, t, match["beta"], y, bn)
+        return b.add(b.mul(y, scale, output_names=[None]), shift, output_names=[None])  # numbered
 
 
 class ConvAffine(Rule):
