@@ -449,7 +449,9 @@ class Rule:
         """The reason this match is rejected, or None to accept it."""
         return None
 
-    def rewrite(self, match: Match, b: GraphBuilder) -> Value | Sequence[Value]:
+    def rewrite(self, match: Match, b: GraphBuilder) -> Value | Sequence[Value] | None:
+        """The values replacing the root's outputs (the tail's, after ``match.extend``), or None
+        to leave the match as it is."""
         raise NotImplementedError
 
     def compiled(self) -> Pattern:
