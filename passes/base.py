@@ -12,7 +12,9 @@ Writing a pass::
             ...                          # mutate graph in place; return whether anything changed
 
 The first docstring line is the pass's one-line summary in ``mlc passes``. Options are the
-dataclass fields; on the command line their underscores are written as dashes.
+dataclass fields; on the command line their underscores are written as dashes. A pass that sets
+``bodies = True`` is also run by the PassManager on the body of every fused node (innermost
+first, then the graph holding them), so no pass walks into bodies itself.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Pass:
     """Base class of every pass. Subclasses are dataclasses registered with ``@register_pass``."""
 
     name: ClassVar[str] = ""
+    bodies: ClassVar[bool] = False  # also run on the bodies of fused nodes (by the PassManager)
 
     def run(self, graph: Graph) -> bool:
         raise NotImplementedError

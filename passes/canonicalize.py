@@ -28,7 +28,7 @@ import numpy as np
 from mlc.ir import GraphBuilder, Value
 
 from .base import register_pass
-from .rewrite import Match, PatternBuilder, RewritePass, Rule, RuleSet
+from .rewrite import Match, PatternBuilder, RewritePass, Rule, RuleSet, per_channel
 
 CONST_RTOL = 1e-4  # how close a written-out constant (√2, 0.044715, 1/6) must be to the true one
 
@@ -119,16 +119,6 @@ class GemmToMatmulAdd(Rule):
 
 # -- conv bias -------------------------------------------------------------------------------------
 
-def _channel_bias(c: np.ndarray, channels: int) -> np.ndarray | None:
-    """``c`` as a per-channel vector when it broadcasts along channels of NCHW only, else None."""
-    if c.ndim > 4:
-        return None
-    shape = (1,) * (4 - c.ndim) + tuple(c.shape)
-    if shape[0] != 1 or shape[2] != 1 or shape[3] != 1 or shape[1] not in (1, channels):
-        return None
-    return np.broadcast_to(c.reshape(-1), (channels,))
-
-
 class ConvAddBias(Rule):
     """add(conv2d(x, w, b?), c) with c constant per channel → conv2d(x, w, b + c)."""
 
@@ -142,7 +132,7 @@ class ConvAddBias(Rule):
         if bias is not None and not bias.is_const:
             return f"the conv's bias %{bias.name} is computed, not a constant"
         channels = match["conv"].shape[1]
-        if _channel_bias(match.const("c"), channels) is None:
+        if per_channel(match.const("c"), match["conv"]) is None:
             return (f"{match['c'].type} does not broadcast to [1, {channels}, 1, 1] along "
                     "channels only")
         return None
@@ -150,7 +140,7 @@ class ConvAddBias(Rule):
     def rewrite(self, match: Match, b: GraphBuilder) -> Value:
         conv = match.node("conv")
         out = conv.outputs[0]
-        total = np.asarray(_channel_bias(match.const("c"), out.shape[1]), np.float64)
+        total = per_channel(match.const("c"), out)
         bias = match.get("bias")
         if bias is not None:
             total = total + np.asarray(bias.const, np.float64)

@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from mlc.ir import Graph
-from mlc.ir.graph import Node, Value
+from mlc.ir import Graph, Node, Value, replace_node, replace_uses
 
 from .base import Pass, register_pass
-from .dce import can_take_name, redirect_readers, replace_node
 
 
 def freeze(value: Any) -> Any:
@@ -85,30 +83,7 @@ def merge_constants(graph: Graph, max_elements: int) -> bool:
             graph.remove_constant(value)
             changed = True
         else:  # it stays for its output name; its readers move to the survivor
-            for use in value.uses:
-                use.node.set_input(use.index, keep)
-                changed = True
-    return changed
-
-
-def eliminate_common_subexpressions(graph: Graph, max_const_elements: int,
-                                    recurse: bool = True) -> bool:
-    changed = merge_constants(graph, max_const_elements)
-    seen: dict[tuple, Node] = {}
-    for node in list(graph.nodes):
-        if recurse and node.body is not None:
-            changed |= eliminate_common_subexpressions(node.body, max_const_elements)
-        key = node_key(node)
-        keep = seen.get(key)
-        if keep is None:
-            seen[key] = node
-            continue
-        if all(can_take_name(graph, old, new) for old, new in zip(node.outputs, keep.outputs)):
-            changed |= replace_node(graph, node, keep.outputs)
-            continue
-        # Both are graph outputs: two names need two values, so the duplicate stays for its name,
-        # but the nodes reading it move to the survivor (and may then merge themselves).
-        changed |= redirect_readers(node, keep.outputs)
+            changed |= replace_uses(value, keep)
     return changed
 
 
@@ -117,8 +92,16 @@ def eliminate_common_subexpressions(graph: Graph, max_const_elements: int,
 class CommonSubexpressionElimination(Pass):
     """Merge nodes computing the same op on the same inputs, and equal constants."""
 
+    bodies = True
     max_const_elements: int = 65536  # constants larger than this are never compared
-    recurse: bool = True  # also inside the bodies of fused nodes
 
     def run(self, graph: Graph) -> bool:
-        return eliminate_common_subexpressions(graph, self.max_const_elements, self.recurse)
+        changed = merge_constants(graph, self.max_const_elements)
+        seen: dict[tuple, Node] = {}
+        for node in list(graph.nodes):
+            keep = seen.setdefault(node_key(node), node)
+            if keep is not node:
+                # When both are graph outputs, two names need two values: the duplicate stays for
+                # its name, but the nodes reading it move to the survivor (and may merge in turn).
+                changed |= replace_node(graph, node, keep.outputs)
+        return changed

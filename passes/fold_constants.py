@@ -18,12 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlc.ir import Graph
-from mlc.ir.graph import Node, Value
+from mlc.ir import Graph, Node, remove_if_dead, replace_node
 from mlc.ops import get_op
 
 from .base import Pass, register_pass
-from .dce import drop_if_dead
 
 
 def evaluate(node: Node) -> list[np.ndarray] | None:
@@ -64,41 +62,28 @@ def foldable(node: Node, max_elements: int, grow_limit: int) -> bool:
     return not (produced > consumed and produced > grow_limit)
 
 
-def fold_constants(graph: Graph, max_elements: int, grow_limit: int, recurse: bool = True) -> bool:
-    changed = False
-    for node in list(graph.nodes):
-        if recurse and node.body is not None:
-            changed |= fold_constants(node.body, max_elements, grow_limit)
-        if not foldable(node, max_elements, grow_limit):
-            continue
-        results = evaluate(node)
-        if results is None:
-            continue
-        inputs = node.inputs
-        names: list[tuple[Value, str]] = []
-        for out, arr in zip(node.outputs, results):
-            if not out.uses:
-                continue  # an unread output of a multi-output node needs no constant
-            const = graph.add_constant(arr, name=out.name + ".folded")
-            out.replace_all_uses_with(const)
-            names.append((const, out.name))
-        graph.remove_node(node)
-        for const, name in names:
-            graph.rename(const, name)  # the folded value keeps the name readers know
-        for value in inputs:
-            drop_if_dead(graph, value)
-        changed = True
-    return changed
-
-
 @register_pass("fold-constants")
 @dataclass
 class FoldConstants(Pass):
     """Evaluate nodes whose inputs are all constants and replace them by constants (size-capped)."""
 
+    bodies = True
     max_elements: int = 1 << 20  # never fold a result with more elements than this
     grow_limit: int = 1024  # a result larger than its inputs folds only up to this many elements
-    recurse: bool = True  # also inside the bodies of fused nodes
 
     def run(self, graph: Graph) -> bool:
-        return fold_constants(graph, self.max_elements, self.grow_limit, self.recurse)
+        changed = False
+        for node in list(graph.nodes):
+            results = evaluate(node) if foldable(node, self.max_elements, self.grow_limit) else None
+            if results is None:
+                continue
+            inputs = node.inputs
+            # An unread output of a multi-output node needs no constant; the folded values keep
+            # the names readers know.
+            consts = [graph.add_constant(arr, name=out.name + ".folded") if out.uses else out
+                      for out, arr in zip(node.outputs, results)]
+            replace_node(graph, node, consts, adopt_names=True)
+            for value in inputs:
+                remove_if_dead(graph, value)
+            changed = True
+        return changed

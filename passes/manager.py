@@ -2,7 +2,8 @@
 
 Instruments (timing, IR dumps, the numerics check) see every pass without the passes knowing
 about them, as in TVM's PassContext. A pass that leaves an invalid graph is named, together with
-the passes that ran before it.
+the passes that ran before it. A pass that declares ``bodies`` is run here on every fused body
+too, so recursion into bodies is written once, not in each pass.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class PassManager:
         for instrument in self.instruments:
             instrument.before_pass(index, pass_, graph)
         try:
-            changed = bool(pass_.run(graph))
+            changed = run_pass(pass_, graph)
         except MlcError:
             raise
         except Exception as exc:
@@ -91,6 +92,17 @@ class PassManager:
         return f" (after {', '.join(ran)})" if ran else ""
 
 
+def run_pass(pass_: Pass, graph: Graph) -> bool:
+    """Run ``pass_`` on ``graph``; first, when it declares ``bodies``, on every fused body in it
+    (nested ones first), so a body is clean before the pass looks at the node holding it."""
+    changed = False
+    if pass_.bodies:
+        for node in list(graph.nodes):
+            if node.body is not None:
+                changed |= run_pass(pass_, node.body)
+    return bool(pass_.run(graph)) or changed
+
+
 def run_pipeline(graph: Graph, pipeline: str | Sequence[Pass], **options) -> Graph:
     """Convenience: parse ``pipeline`` (a string or passes) and run it on ``graph`` in place."""
     from .pipeline import parse_pipeline
@@ -100,4 +112,4 @@ def run_pipeline(graph: Graph, pipeline: str | Sequence[Pass], **options) -> Gra
     return graph
 
 
-__all__ = ["Instrument", "PassManager", "PassRecord", "PassError", "run_pipeline"]
+__all__ = ["Instrument", "PassManager", "PassRecord", "PassError", "run_pass", "run_pipeline"]

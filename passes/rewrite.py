@@ -12,8 +12,8 @@ A rule has three parts, as in onnxscript's rewriter::
         def check(self, match):                 # None accepts; a string is the reason it does not
             return None if match["x"].dtype.is_float else "x is not a float tensor"
 
-        def rewrite(self, match, b):            # b inserts before the matched root node
-            return b.silu(match["x"])
+        def rewrite(self, match, b):            # b inserts before the matched root node;
+            return b.silu(match["x"])           # None declines
 
 Pattern calls: ``p.<op>(*inputs, **attrs)`` for any registered op (attributes given are
 constraints: a value, compared after the registry's coercion, floats to 1e-6 relative, or a
@@ -28,11 +28,18 @@ times (``x·sigmoid(x)`` above). ``p.either(a, b, ...)`` matches the first alter
 The driver, :func:`apply_rules`, runs an ordered :class:`RuleSet` over a worklist to a fixpoint.
 Consumers are visited before their producers, so a rule rooted further down the graph (a whole
 LayerNorm ending in ``add(·, bias)``) sees its nodes before a smaller rule rooted inside it can
-take them; on each node the first rule (in set order) that matches and passes its check wins.
-After a rewrite the driver points every use of the root's outputs at the replacement (which takes
-over the root's output names, so graph outputs keep theirs), deletes the matched nodes and
-constants nothing reads any more, and puts the new nodes, the replacement's users and the
-producers of the match's inputs back on the worklist.
+take them; ``producers_first=True`` reverses that for rules that forward values or absorb what
+follows a node (simplify, fold-bn). On each node the first rule (in set order) that matches and
+passes its check decides; its rewrite may still decline by returning None (or the root's own
+outputs). After a rewrite the driver replaces the root with :func:`mlc.ir.replace_node`: every
+use of its outputs moves to the replacement, which takes over the root's output names when it
+was built by the rewrite or a graph output demands it (a root that must keep a graph output's
+name the replacement cannot take stays, and only its readers move). It then deletes what nothing
+reads any more (the matched nodes, and transitively what only they read, constants included), and
+puts the new nodes, the replacement's users and the producers of the match's inputs back on the
+worklist. A rule that absorbs a run of nodes
+after the root, which no pattern can spell, calls ``match.extend(chain)`` in its rewrite: its
+values then replace the chain's last node.
 
 A match is rejected automatically when a value computed inside it (any matched node but the root)
 is read outside it or is a graph output: deleting that node would break the reader, keeping it
@@ -55,7 +62,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from mlc.ir import Graph, GraphBuilder, Node, Value
+from mlc.ir import Graph, GraphBuilder, Node, Value, remove_dead, remove_if_dead, replace_node
 
 from .base import Pass, PassError
 
@@ -233,6 +240,18 @@ def scalar_value(value: Value) -> float | None:
     return float(np.asarray(value.const).reshape(-1)[0])
 
 
+def per_channel(array: np.ndarray, like: Value) -> np.ndarray | None:
+    """``array`` as one float64 value per channel (axis 1) of ``like``, or None if it varies along
+    another axis (or does not broadcast that way)."""
+    rank, channels = like.type.rank, like.shape[1]
+    if array.ndim > rank or not isinstance(channels, int):
+        return None
+    shape = (1,) * (rank - array.ndim) + array.shape
+    if any(d != 1 for i, d in enumerate(shape) if i != 1) or shape[1] not in (1, channels):
+        return None
+    return np.broadcast_to(np.asarray(array, np.float64).reshape(-1), (channels,))
+
+
 class _Matcher:
     """Backtracking matcher; remembers the deepest failure for explain mode."""
 
@@ -361,6 +380,17 @@ class Match:
             unique.setdefault(id(node), node)
         self.nodes: list[Node] = list(unique.values())  # the root first
         self.bound: list[Value] = [v for v in state.values.values() if v is not None]
+        self.tail = root  # the node whose outputs the rewrite replaces
+
+    def extend(self, chain: Sequence[Node]) -> None:
+        """Take ``chain``, nodes after the root that a pattern cannot spell (fold-bn's run of
+        per-channel mul/add after a batch_norm), into the match: each must be the only reader of
+        the one before, the root first. The rewrite's values then replace the last one's outputs,
+        the builder inserts before it, and the chain goes with the match."""
+        for node in chain:
+            self.nodes.append(node)
+            self.bound.extend(v for v in node.inputs if v is not None)
+            self.tail = node
 
     def __getitem__(self, name: str) -> Value:
         if name in self.values:
@@ -419,7 +449,9 @@ class Rule:
         """The reason this match is rejected, or None to accept it."""
         return None
 
-    def rewrite(self, match: Match, b: GraphBuilder) -> Value | Sequence[Value]:
+    def rewrite(self, match: Match, b: GraphBuilder) -> Value | Sequence[Value] | None:
+        """The values replacing the root's outputs (the tail's, after ``match.extend``), or None
+        to leave the match as it is."""
         raise NotImplementedError
 
     def compiled(self) -> Pattern:
@@ -504,28 +536,35 @@ class RuleSet:
 # -- the driver ------------------------------------------------------------------------------------
 
 class RewriteBuilder(GraphBuilder):
-    """The ``b`` a rewrite receives: inserts before the root and names what it makes after it.
+    """The ``b`` a rewrite receives: inserts before the replaced node (the root, unless the rule
+    extended the match) and names what it makes after it.
 
     New values are named ``<root output>.<op>`` (the replacement of the root then takes the root's
     own name back), new nodes keep the root's source location, and new constants default to
     ``<root output>.c``. A constant named after one the rewrite makes dead (``b.const(w2,
-    name=w.name)``) takes over that name once the old constant is deleted.
+    name=w.name)``) takes over that name once the old constant is deleted; ``b.adopt(v, name)``
+    asks the same for any value.
     """
 
-    def __init__(self, graph: Graph, root: Node):
-        super().__init__(graph=graph, insert_before=root)
-        self.root = root
-        self.base = root.outputs[0].name if root.outputs else root.op
+    def __init__(self, graph: Graph, match: Match):
+        super().__init__(graph=graph)
+        self.match = match
         self.created_nodes: list[Node] = []
         self.created_constants: list[Value] = []
-        self.wanted_names: dict[int, str] = {}  # a constant named like one it replaces gets
-        # a suffix while the old one lives; it takes the plain name once the old one is deleted
+        self.wanted_names: list[tuple[Value, str]] = []  # a value named like one the rewrite
+        # replaces gets a suffix while the old one lives; it takes the plain name once it is gone
+
+    @property
+    def base(self) -> str:
+        tail = self.match.tail
+        return tail.outputs[0].name if tail.outputs else tail.op
 
     def node(self, op: str, *inputs: Value | None, name: str | None = None, output_names=None,
              body: Graph | None = None, **attrs: Any) -> Node:
         if output_names is None:
             output_names = [f"{self.base}.{op}"]
-        node = super().node(op, *inputs, name=self.root.name if name is None else name,
+        self.insert_before = self.match.tail
+        node = super().node(op, *inputs, name=self.match.root.name if name is None else name,
                             output_names=output_names, body=body, **attrs)
         self.created_nodes.append(node)
         return node
@@ -534,7 +573,11 @@ class RewriteBuilder(GraphBuilder):
         wanted = name or f"{self.base}.c"
         value = super().const(array, name=wanted, dtype=dtype)
         self.created_constants.append(value)
-        self.wanted_names[id(value)] = wanted
+        return self.adopt(value, wanted)
+
+    def adopt(self, value: Value, name: str) -> Value:
+        """Rename ``value`` to ``name`` after the rewrite, if the name is free then."""
+        self.wanted_names.append((value, name))
         return value
 
 
@@ -547,18 +590,23 @@ def _explainer(explain: bool | Callable[[str], None] | None) -> Callable[[str], 
 
 
 def apply_rules(graph: Graph, rules: RuleSet | Iterable[Rule], *, max_rewrites: int = 10000,
-                explain: bool | Callable[[str], None] | None = None) -> bool:
+                explain: bool | Callable[[str], None] | None = None,
+                producers_first: bool = False) -> bool:
     """Apply ``rules`` to ``graph`` in place until none applies; True when anything changed.
 
     ``explain`` is True (lines to stderr), a callable taking each line, or None/False (then the
     MLC_EXPLAIN_REWRITES environment variable decides). Raises RewriteError when more than
     ``max_rewrites`` rewrites happen: rules that undo each other never reach a fixpoint.
-    Only the top-level graph is rewritten; the bodies of fused nodes are left as they are.
+    ``producers_first`` starts the worklist at the graph's first node instead of its last.
+    Only ``graph`` is rewritten; the PassManager runs a rewrite pass on fused bodies when the pass
+    declares ``bodies``.
     """
     rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
     table = rules.by_root_op()
     log = _explainer(explain)
-    worklist: list[Node] = list(graph.nodes)  # popped from the end: consumers first
+    worklist: list[Node] = list(graph.nodes)  # popped from the end
+    if producers_first:
+        worklist.reverse()
     queued = {id(n) for n in worklist}
     fired: dict[str, int] = {}
     count = 0
@@ -574,82 +622,82 @@ def apply_rules(graph: Graph, rules: RuleSet | Iterable[Rule], *, max_rewrites: 
         queued.discard(id(node))
         if node.graph is not graph:
             continue  # deleted by an earlier rewrite
-        for rule in table.get(node.op, ()):
-            match = rule.match(node, log)
-            if match is None:
-                continue
-            builder = RewriteBuilder(graph, node)
-            replacements = _replace(graph, match, rule.rewrite(match, builder), builder)
-            if replacements is None:
-                continue  # the rewrite gave back the root's own outputs: nothing to do
-            count += 1
-            fired[rule.name] = fired.get(rule.name, 0) + 1
-            if log:
-                log(f"{rule.name}: rewrote {', '.join('%' + v.name for v in replacements)}")
-            if count > max_rewrites:
-                busiest = ", ".join(f"{n} ×{k}" for n, k in
-                                    sorted(fired.items(), key=lambda item: -item[1])[:3])
-                raise RewriteError(f"rewrite rules did not reach a fixpoint after {max_rewrites} "
-                                   f"rewrites (most fired: {busiest})",
-                                   hint="two rules probably undo each other, or a rewrite "
-                                        "recreates its own pattern")
-            push(v.producer for v in match.bound if v.producer is not None)
-            push(builder.created_nodes)
-            push(use.node for v in replacements for use in v.uses)
-            break
+        match = next(filter(None, (rule.match(node, log) for rule in table.get(node.op, ()))), None)
+        if match is None:
+            continue
+        builder = RewriteBuilder(graph, match)
+        replacements = _replace(graph, match, match.rule.rewrite(match, builder), builder)
+        if replacements is None:
+            continue  # the rule declined: no other rule gets this node
+        rule = match.rule
+        count += 1
+        fired[rule.name] = fired.get(rule.name, 0) + 1
+        if log:
+            log(f"{rule.name}: rewrote {', '.join('%' + v.name for v in replacements)}")
+        if count > max_rewrites:
+            busiest = ", ".join(f"{n} ×{k}" for n, k in
+                                sorted(fired.items(), key=lambda item: -item[1])[:3])
+            raise RewriteError(f"rewrite rules did not reach a fixpoint after {max_rewrites} "
+                               f"rewrites (most fired: {busiest})",
+                               hint="two rules probably undo each other, or a rewrite "
+                                    "recreates its own pattern")
+        push(v.producer for v in match.bound if v.producer is not None)
+        push(builder.created_nodes)
+        push(use.node for v in replacements for use in v.uses)
     return count > 0
 
 
-def _replace(graph: Graph, match: Match, result: Value | Sequence[Value],
+def _replace(graph: Graph, match: Match, result: Value | Sequence[Value] | None,
              builder: RewriteBuilder) -> list[Value] | None:
-    """Point uses of the root's outputs at ``result``, delete what died; the replacement values."""
-    rule, root = match.rule, match.root
-    news = [result] if isinstance(result, Value) else list(result)
-    if len(news) != len(root.outputs):
-        raise RewriteError(f"rule {rule.name} returned {len(news)} values for the "
-                           f"{len(root.outputs)} outputs of {_where(root)}")
-    if all(new is old for new, old in zip(news, root.outputs)) and not builder.created_nodes:
+    """Replace the tail's outputs by ``result`` and delete what died; the replacement values, or
+    None when nothing changed (the rule declined, or the tail must stay for an output name and
+    nothing read it)."""
+    rule, tail = match.rule, match.tail
+    if result is None:
         return None
-    for new, old in zip(news, root.outputs):
+    news = [result] if isinstance(result, Value) else list(result)
+    if len(news) != len(tail.outputs):
+        raise RewriteError(f"rule {rule.name} returned {len(news)} values for the "
+                           f"{len(tail.outputs)} outputs of {_where(tail)}")
+    if all(new is old for new, old in zip(news, tail.outputs)) and not builder.created_nodes:
+        return None
+    for new, old in zip(news, tail.outputs):
         if not isinstance(new, Value):
             raise RewriteError(f"rule {rule.name} returned {new!r}, not a Value")
         if new.type != old.type:
             raise RewriteError(f"rule {rule.name} replaced %{old.name}: {old.type} by "
-                               f"%{new.name}: {new.type} at {_where(root)}",
+                               f"%{new.name}: {new.type} at {_where(tail)}",
                                hint="a rewrite must keep the type of every value it replaces")
-    olds = {id(v) for v in root.outputs}
+    olds = {id(v) for v in tail.outputs}
     for node in builder.created_nodes:
         if any(v is not None and id(v) in olds for v in node.inputs):
             raise RewriteError(f"rule {rule.name} built {_where(node)} from the root it replaces")
-    old_names = [old.name for old in root.outputs]
-    for new, old in zip(news, root.outputs):
-        old.replace_all_uses_with(new)
-    _delete_dead(graph, match.nodes + builder.created_nodes)
     created = {id(n) for n in builder.created_nodes}
-    for new, name in zip(news, old_names):
-        if new.producer is not None and id(new.producer) in created and new.name != name:
-            graph.rename(new, name)
-    _tidy_constants(graph, match, builder)
-    return news
-
-
-def _tidy_constants(graph: Graph, match: Match, builder: RewriteBuilder) -> None:
-    """Delete the constants the rewrite left unread; new ones take the first one's place, and
-    the name they asked for when the rewrite freed it (a transposed weight stays at the top of
-    the listing, where the weight it replaces was)."""
+    fresh = all(new.producer is not None and id(new.producer) in created
+                for new, old in zip(news, tail.outputs) if new is not old)
     order = list(graph.constants.values())
-    created = {id(v) for v in builder.created_constants}
-    candidates = {id(v): v for v in [*match.bound, *builder.created_constants]}.values()
-    dead = [v for v in candidates if v.is_const and not v.uses and not v.is_graph_output
-            and graph.constants.get(v.name) is v]
-    slots = [next(i for i, c in enumerate(order) if c is v) for v in dead if id(v) not in created]
-    for value in dead:
-        graph.remove_constant(value)
-    fresh = [v for v in builder.created_constants if graph.constants.get(v.name) is v]
-    for value in fresh:
-        wanted = builder.wanted_names[id(value)]
-        if value.name != wanted and graph.unique_name(wanted) == wanted:
+    changed = replace_node(graph, tail, news, adopt_names=fresh)
+    remove_dead(graph, match.nodes + builder.created_nodes)
+    for value in [*match.bound, *builder.created_constants]:
+        remove_if_dead(graph, value)
+    _tidy_constants(graph, order, builder)
+    return news if changed else None
+
+
+def _tidy_constants(graph: Graph, order: list[Value], builder: RewriteBuilder) -> None:
+    """Give values the names the rewrite asked for, now that what held them is gone; the new
+    constants take the place of the first constant the rewrite deleted (``order`` is the listing
+    before), so a transposed weight stays at the top of the listing, where the weight it replaces
+    was."""
+    for value, wanted in builder.wanted_names:
+        alive = graph.constants.get(value.name) is value if value.is_const else \
+            value.producer is not None and value.producer.graph is graph
+        if alive and value.name != wanted and graph.unique_name(wanted) == wanted:
             graph.rename(value, wanted)
+    created = {id(v) for v in builder.created_constants}
+    slots = [i for i, v in enumerate(order)
+             if id(v) not in created and graph.constants.get(v.name) is not v]
+    fresh = [v for v in builder.created_constants if graph.constants.get(v.name) is v]
     if not slots or not fresh:
         return
     kept_before = sum(1 for c in order[:min(slots)] if graph.constants.get(c.name) is c)
@@ -659,15 +707,6 @@ def _tidy_constants(graph: Graph, match: Match, builder: RewriteBuilder) -> None
     graph.constants.update((v.name, v) for v in others)
 
 
-def _delete_dead(graph: Graph, candidates: list[Node]) -> None:
-    """Remove the candidates nothing reads, consumers before producers."""
-    position = {id(n): i for i, n in enumerate(graph.nodes)}
-    live = [n for n in candidates if n.graph is graph]
-    for node in sorted({id(n): n for n in live}.values(), key=lambda n: -position[id(n)]):
-        if all(not out.uses and not out.is_graph_output for out in node.outputs):
-            graph.remove_node(node)
-
-
 # -- passes built from rules -----------------------------------------------------------------------
 
 @dataclass
@@ -675,9 +714,12 @@ class RewritePass(Pass):
     """A pass made of rewrite rules: subclasses return them from ``rules()``.
 
     ``explain`` logs rewrites, rejections and near misses to stderr; ``max_rewrites`` bounds the
-    work (exceeding it is an error naming the rules that kept firing).
+    work (exceeding it is an error naming the rules that kept firing). A subclass whose rules
+    forward values or absorb what follows a node sets ``producers_first``, so chains collapse
+    from their start.
     """
 
+    producers_first: ClassVar[bool] = False
     explain: bool = False
     max_rewrites: int = 10000
 
@@ -686,9 +728,10 @@ class RewritePass(Pass):
 
     def run(self, graph: Graph) -> bool:
         return apply_rules(graph, self.rules(), max_rewrites=self.max_rewrites,
-                           explain=True if self.explain else None)
+                           explain=True if self.explain else None,
+                           producers_first=self.producers_first)
 
 
 __all__ = ["Either", "Match", "NodePattern", "Out", "Pattern", "PatternBuilder", "RewriteBuilder",
            "RewriteError", "RewritePass", "Rule", "RuleSet", "Var", "apply_rules", "interior_use",
-           "root_ops", "scalar_value"]
+           "per_channel", "root_ops", "scalar_value"]

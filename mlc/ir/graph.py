@@ -192,6 +192,13 @@ class Graph:
         self.inputs.append(value)
         return value
 
+    def remove_input(self, value: Value) -> None:
+        """Drop an unread parameter (of a fused body: the owning node drops the matching input)."""
+        if value._uses or value.is_graph_output:
+            raise ValueError(f"cannot remove input {value.name}: still used")
+        self.inputs.remove(value)
+        self._names.discard(value.name)
+
     def add_constant(self, array, name: str | None = None, dtype=None) -> Value:
         arr = np.asarray(array, dtype=None if dtype is None else DType.parse(dtype).numpy)
         if arr.dtype == np.float64 and dtype is None and not isinstance(array, np.ndarray):

@@ -184,3 +184,65 @@ def test_run_pipeline_parses_a_string_and_keeps_numerics():
     assert ops(graph) == ["neg", "relu"]
     after, = run(graph, {"x": x}, as_list=True)
     np.testing.assert_array_equal(after, before)
+
+
+
+@register_pass("tm-peel-relu-here")
+class PeelReluHere(PeelRelu):
+    """PeelRelu that notes which graphs it ran on; it does not want fused bodies."""
+
+    def run(self, graph: Graph) -> bool:
+        self.seen.append(graph.name)
+        return super().run(graph)
+
+    def __post_init__(self) -> None:
+        self.seen: list[str] = []
+
+
+@register_pass("tm-peel-relu-in-bodies")
+class PeelReluInBodies(PeelReluHere):
+    """PeelReluHere, declared to want the bodies of fused nodes too."""
+
+    bodies = True
+
+
+NESTED = """
+graph @outer(%x: f32[4]) -> (f32[4]) {
+  %f = fused(%x) {
+    ^mid(%p: f32[4]):
+    %g = fused(%p) {
+      ^inner(%q: f32[4]):
+      %a = relu(%q)
+      %b = relu(%a)
+      yield %b
+    }
+    %c = relu(%g)
+    %d = relu(%c)
+    yield %d
+  }
+  %e = relu(%f)
+  %h = relu(%e)
+  return %h
+}
+"""
+
+
+def test_a_pass_that_declares_bodies_runs_on_every_fused_body_innermost_first():
+    from mlc.text import parse_text
+
+    graph, pass_ = parse_text(NESTED), PeelReluInBodies()
+    assert PassManager([pass_]).run(graph) is True
+    assert pass_.seen == ["inner", "mid", "outer"]
+    middle = graph.nodes[0].body
+    assert ops(graph) == ops(middle) == ["fused", "relu"]
+    assert ops(middle.nodes[0].body) == ["relu"]
+
+
+def test_a_pass_that_does_not_declare_bodies_never_sees_them():
+    from mlc.text import parse_text
+
+    graph, pass_ = parse_text(NESTED), PeelReluHere()
+    run_pipeline(graph, [pass_])
+    assert pass_.seen == ["outer"]
+    assert ops(graph) == ["fused", "relu"]
+    assert ops(graph.nodes[0].body) == ["fused", "relu", "relu"]

@@ -322,14 +322,15 @@ def test_chained_rewrites_reach_a_fixpoint_and_keep_output_names():
     np.testing.assert_allclose(run(graph, feeds, as_list=True)[0], before[0])
 
 
+class ReluRelu(Rule):
+    def pattern(self, p):
+        return p.relu(p.relu(p.any("x")))
+
+    def rewrite(self, match, b):
+        return match.root.inputs[0]
+
+
 def test_idempotent_chain_collapses():
-    class ReluRelu(Rule):
-        def pattern(self, p):
-            return p.relu(p.relu(p.any("x")))
-
-        def rewrite(self, match, b):
-            return match.root.inputs[0]
-
     b = GraphBuilder()
     h = b.input("x", (3,))
     for _ in range(6):
@@ -433,3 +434,81 @@ def test_rewrite_pass_is_a_pass_with_explain_and_max_rewrites_options(capsys):
     assert pass_.run(b.graph) is True
     assert ops(b.graph) == ["silu"]
     assert "silu: rewrote" in capsys.readouterr().err
+
+
+def test_a_rewrite_that_returns_none_declines_and_no_later_rule_gets_the_node():
+    class Decline(SiluRule):
+        def rewrite(self, match, b):
+            return None
+
+    b = GraphBuilder()
+    x = b.input("x", (3,))
+    b.outputs(b.mul(x, b.sigmoid(x)))
+    lines: list[str] = []
+    assert apply_rules(b.graph, RuleSet([Decline(), SiluRule()]), explain=lines.append) is False
+    assert ops(b.graph) == ["sigmoid", "mul"] and lines == []
+
+
+def test_producers_first_visits_the_graph_from_its_first_node():
+    class Note(Rule):
+        def pattern(self, p):
+            return p.relu(p.any("x"))
+
+        def check(self, match):
+            seen.append(match.root.output.name)
+            return "only looking"
+
+    b = GraphBuilder()
+    h = b.input("x", (3,))
+    for name in "abc":
+        h = b.relu(h, output_names=[name])
+    b.outputs(h)
+    seen: list[str] = []
+    apply_rules(b.graph, [Note()])
+    assert seen == ["c", "b", "a"]
+    seen.clear()
+    apply_rules(b.graph, [Note()], producers_first=True)
+    assert seen == ["a", "b", "c"]
+
+
+def test_a_replacement_that_already_exists_takes_a_graph_outputs_name():
+    b = GraphBuilder()
+    x = b.input("x", (3,))
+    b.outputs(b.relu(b.relu(x), output_names=["y"]))
+    assert apply_rules(b.graph, [ReluRelu()]) is True
+    assert ops(b.graph) == ["relu"] and [v.name for v in b.graph.outputs] == ["y"]
+
+
+def test_extend_replaces_the_last_node_of_a_chain_after_the_root():
+    class NegThenRelus(Rule):
+        """neg(x) and the relus that alone read it → one abs of x (wrong, but easy to see)."""
+
+        def pattern(self, p):
+            return p.neg(p.any("x"))
+
+        def rewrite(self, match, b):
+            chain, value = [], match.root.output
+            while len(value.uses) == 1 and value.uses[0].node.op == "relu":
+                chain.append(value.uses[0].node)
+                value = chain[-1].output
+            match.extend(chain)
+            return b.op("abs", match["x"], output_names=[None]) if chain else None
+
+    graph = parse_text("""
+    graph @g(%x: f32[3]) -> (f32[3], f32[3]) {
+      %n = neg(%x) : f32[3]
+      %r1 = relu(%n) : f32[3]
+      %k = exp(%x) : f32[3]
+      %r2 = relu(%r1) : f32[3]
+      %out = sigmoid(%r2) : f32[3]
+      return %out, %k
+    }""")
+    assert apply_rules(graph, [NegThenRelus()]) is True
+    verify(graph)
+    assert print_graph(graph) == print_graph(parse_text("""
+    graph @g(%x: f32[3]) -> (f32[3], f32[3]) {
+      %k = exp(%x) : f32[3]
+      %r2 = abs(%x) : f32[3]
+      %out = sigmoid(%r2) : f32[3]
+      return %out, %k
+    }"""))
