@@ -1,7 +1,7 @@
 """GFLOP/s of mlc's scheduled conv2d kernels next to onnxruntime, layer by layer, at 1 thread.
 
 For each conv layer shape of ResNet-50 (and a few of MobileNet and SqueezeNet) it lowers one
-conv2d node with the host's schedules, compiles it through LLVM (``KernelLibrary``), times it, and
+conv2d node with the host's schedules, compiles it through LLVM (``LlvmKernelLibrary``), times it, and
 times onnxruntime running a one-Conv ONNX model of the same shape. The ratio (mlc / ort
 throughput) is what the scheduled lowerings in ``backends/loop/ops/gemm*.py`` are tuned on.
 
@@ -25,7 +25,7 @@ from mlc.backends.loop import lower_node
 from mlc.backends.loop.schedule import default_schedules
 from mlc.runtime.bench import time_runs
 from mlc.backends.toolchain.host import host_target
-from mlc.backends.llvm.kernel_library import KernelLibrary
+from mlc.runtime.kernels import LlvmKernelLibrary
 from mlc.ir import GraphBuilder
 
 # (model, name, Cin, H(=W), Cout, kernel, stride, pad, group)
@@ -95,7 +95,7 @@ def bench(layer, schedules, threads: int, repeat: int, rng) -> dict:
     x = rng.standard_normal((1, cin, h, h)).astype(np.float32)
     start = time.perf_counter()
     kernel = lower_node(node, schedules=schedules)
-    library = KernelLibrary(kernel, threads=threads)
+    library = LlvmKernelLibrary(kernel, threads=threads)
     compile_s = time.perf_counter() - start
     args = {"x": x, "w": w, "bias": bias}
     got = library.run(args)[node.outputs[0].name]

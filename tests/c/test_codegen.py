@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from mlc.backends.c.kernel import KernelOptions, render_kernel
-from mlc.backends.c.kernel_library import CKernelLibrary
+from mlc.runtime.kernels import CKernelLibrary
 from mlc.backends.loop import evaluate
 from mlc.backends.loop import ir
 from mlc.backends.loop.ir import Buffer, For, Kernel, Load, Store, Var

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from mlc.backends.llvm import ModuleCodegen, compile_module
 from mlc.backends.toolchain.host import host_target
-from mlc.backends.llvm.kernel_library import KernelLibrary
+from mlc.runtime.kernels import LlvmKernelLibrary
 from mlc.backends.loop import evaluate
 from mlc.backends.loop import ir
 from mlc.backends.loop.ir import Allocate, Buffer, For, Kernel, Load, Store, Var
@@ -32,7 +32,7 @@ rng = np.random.default_rng(0)
 @functools.lru_cache(maxsize=1)
 def _library():
     cases = all_cases()
-    return cases, KernelLibrary([kernel for _, kernel, _ in cases])
+    return cases, LlvmKernelLibrary([kernel for _, kernel, _ in cases])
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)
@@ -49,13 +49,13 @@ def test_integer_division_edges_exactly():
 
 @pytest.mark.parametrize("model", ZOO_MODELS)
 def test_zoo_model_kernels(model):
-    check_zoo_model_kernels(model, KernelLibrary)
+    check_zoo_model_kernels(model, LlvmKernelLibrary)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(graph=random_graphs())
 def test_random_fused_graphs(graph):
-    check_random_fused_graph(graph, KernelLibrary)
+    check_random_fused_graph(graph, LlvmKernelLibrary)
 
 
 # -- the ABI ----------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_abi_names_attributes_and_owned_constants():
     assert '"target-cpu"="' + host.cpu in text and "nounwind" in text
     assert "private unnamed_addr constant" in text and "align 64" in text
     compile_module(codegen.module, host)
-    got = KernelLibrary(kernel).run({})
+    got = LlvmKernelLibrary(kernel).run({})
     np.testing.assert_array_equal(got[out.name], [1, 2, 3])
 
 
@@ -96,7 +96,7 @@ def test_large_scratch_lives_in_the_workspace():
     assert scratch_placement(kernel) == {"big": 0, "big2": 80000, "small": None}
     assert workspace_bytes(kernel) == 80000 + 80064
     args = {"x": rng.standard_normal(20000).astype(np.float32)}
-    got = KernelLibrary(kernel, threads=2).run(args)
+    got = LlvmKernelLibrary(kernel, threads=2).run(args)
     assert_matches(got, evaluate(kernel, args), "workspace")
 
 
@@ -112,7 +112,7 @@ def test_scratch_names_reused_by_several_allocates_share_one_slot():
                                               Allocate(other, fill), Allocate(large, fill)))
     assert scratch_placement(kernel) == {"s": 0, "t": 120000}
     assert workspace_bytes(kernel) == 120000 + 70016
-    assert KernelLibrary(kernel).run({})["out"][0] == 1.0
+    assert LlvmKernelLibrary(kernel).run({})["out"][0] == 1.0
 
 
 def test_llvm_errors_are_one_line_mlc_errors():

@@ -9,7 +9,7 @@ import functools
 import numpy as np
 import pytest
 
-from mlc.backends.llvm.kernel_library import KernelLibrary
+from mlc.runtime.kernels import LlvmKernelLibrary
 from mlc.backends.loop import evaluate
 from mlc.backends.loop import ir
 from mlc.backends.loop.ir import (Allocate, Assign, Block, Buffer, For, Kernel, Let, Load, Stmt,
@@ -83,8 +83,8 @@ def _cases():
 @functools.lru_cache(maxsize=1)
 def _libraries():
     cases = _cases()
-    serial = KernelLibrary([k for _, k, _, _ in cases], threads=1)
-    parallel = KernelLibrary([dataclasses.replace(k, body=body) for _, k, body, _ in cases],
+    serial = LlvmKernelLibrary([k for _, k, _, _ in cases], threads=1)
+    parallel = LlvmKernelLibrary([dataclasses.replace(k, body=body) for _, k, body, _ in cases],
                              threads=2)
     return serial, parallel
 

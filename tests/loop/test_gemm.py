@@ -223,8 +223,8 @@ def test_compiled_through_llvm_matches_numpy(fast_only):
     """Real sizes, compiled by the LLVM backend and run at 1 and 2 threads: a 3×3 conv with a
     fused residual add and relu, a pointwise conv with an N tail, a depthwise conv and a
     fully connected layer, against the interpreter."""
-    kernel_library = pytest.importorskip("mlc.backends.llvm.kernel_library")
     from mlc.backends.toolchain.host import host_target
+    from mlc.runtime.kernels import LlvmKernelLibrary
 
     schedules = default_schedules(host_target().isa)
     cases = [conv_graph((1, 32, 20, 20), 40, (3, 3), pads=(1, 1, 1, 1),
@@ -240,7 +240,7 @@ def test_compiled_through_llvm_matches_numpy(fast_only):
         inputs = {v.name: feeds[v.name] for v in node.inputs if v.name in feeds}
         expected.append((kernel_args(node, inputs), env[node.outputs[0].name],
                          node.outputs[0].name))
-    library = kernel_library.KernelLibrary(kernels, threads=1)
+    library = LlvmKernelLibrary(kernels, threads=1)
     for threads in (1, 2):
         library.set_threads(threads)
         for k, (args, want, name) in enumerate(expected):

@@ -1,28 +1,34 @@
-"""Single kernels as a loadable library: for tests against the evaluator and micro-benchmarks.
+"""Single kernels, loaded and run: for tests against the evaluator and for micro-benchmarks.
 
-A renderer (LLVM, C) builds a shared library that exports, for the k-th of its kernels,
-``void mlc_kernel_entry_<k>(void **args, void *workspace)`` (and ``mlc_kernel_entry`` for the
-first), which unpacks the argument array into the kernel's ABI; it is linked with the C runtime
-(thread pool for parallel loops). ``LoadedKernels`` opens it with ctypes and runs kernels with
-``evaluate``'s contract. Several kernels share one library because each build costs a compiler
-run (~0.3 s): tests compile many kernels at once.
+A renderer builds a shared library of kernels (``backends/llvm/kernel_library.py``,
+``backends/c/kernel_library.py``) that exports, for the k-th of them,
+``void mlc_kernel_entry_<k>(void **args, void *workspace)``, and links the C runtime (thread pool
+for parallel loops). ``LoadedKernels`` opens it with ctypes and runs kernels with ``evaluate``'s
+contract; ``LlvmKernelLibrary`` and ``CKernelLibrary`` build and load in one step. Several kernels
+share one library because each build costs a compiler run (~0.3 s): tests compile many at once.
 """
 
 from __future__ import annotations
 
 import ctypes
+import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from mlc.backends.c.driver import host_flags
+from mlc.backends.c.kernel import KernelOptions
+from mlc.backends.c.kernel_library import build_kernel_library as build_c_kernels
+from mlc.backends.llvm.emit import Compiled
+from mlc.backends.llvm.kernel_library import build_kernel_library as build_llvm_kernels
 from mlc.backends.loop.evaluate import EvaluationError
 from mlc.backends.loop.ir import Kernel
 from mlc.backends.loop.scratch import STACK_LIMIT_BYTES, workspace_bytes
-from mlc.runtime.bench import time_runs
-from mlc.backends.toolchain.abi import aligned_empty
+from mlc.backends.toolchain.abi import KERNEL_ENTRY, aligned_empty
+from mlc.backends.toolchain.host import HostTarget, host_target
 
-ENTRY = "mlc_kernel_entry"
+from .bench import time_runs
 
 
 class LoadedKernels:
@@ -39,7 +45,7 @@ class LoadedKernels:
         self.threads = self.set_threads(threads)
         self._entries = []
         for k in range(len(self.kernels)):
-            entry = getattr(self._lib, f"{ENTRY}_{k}")
+            entry = getattr(self._lib, f"{KERNEL_ENTRY}_{k}")
             entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
             entry.restype = None
             self._entries.append(entry)
@@ -107,3 +113,39 @@ def _fresh(numel: int, dtype: np.dtype, is_float: bool) -> np.ndarray:
     """Outputs start as NaN or 123 (as in the evaluator) so a missed store shows."""
     return np.full(numel, np.nan if is_float else 123, dtype) if dtype != np.bool_ else \
         np.zeros(numel, dtype)
+
+
+
+def _as_list(kernel: Kernel | Sequence[Kernel]) -> list[Kernel]:
+    return [kernel] if isinstance(kernel, Kernel) else list(kernel)
+
+
+class LlvmKernelLibrary(LoadedKernels):
+    """``kernel`` (or several kernels) compiled for ``host`` through LLVM and loaded, with
+    ``threads`` threads in the runtime's pool; ``compiled`` holds its LLVM IR and assembly."""
+
+    def __init__(self, kernel: Kernel | Sequence[Kernel], host: HostTarget | None = None,
+                 threads: int = 1, opt: int = 3, verify: bool = True):
+        kernels = _as_list(kernel)
+        self.host = host or host_target()
+        self.compiled: Compiled
+        with tempfile.TemporaryDirectory(prefix="mlc_kernel_") as tmp:
+            library, self.compiled = build_llvm_kernels(kernels, Path(tmp), self.host, opt=opt,
+                                                        verify=verify)
+            super().__init__(kernels, library, threads)
+
+
+class CKernelLibrary(LoadedKernels):
+    """``kernel`` (or several) rendered as C, compiled for this machine and loaded; ``source``
+    is the C. ``use_threads=False`` and ``stack_limit`` render as for a microcontroller."""
+
+    def __init__(self, kernel: Kernel | Sequence[Kernel], threads: int = 1, *,
+                 use_threads: bool = True, stack_limit: int = STACK_LIMIT_BYTES,
+                 flags: Sequence[str] | None = None):
+        kernels = _as_list(kernel)
+        options = KernelOptions(threads=use_threads, stack_limit=stack_limit)
+        if flags is None:
+            flags = host_flags(host_target().isa, werror=True)
+        with tempfile.TemporaryDirectory(prefix="mlc_c_kernel_") as tmp:
+            library, self.source = build_c_kernels(kernels, Path(tmp), options, flags)
+            super().__init__(kernels, library, threads, stack_limit)
