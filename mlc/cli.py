@@ -174,7 +174,10 @@ def _json_scalar(x: Any) -> Any:
 def cli(plugins: Sequence[str]) -> None:
     """mlc: import ONNX models, inspect and optimise them, compile them for a target, run them
     and compare them with onnxruntime."""
-    _load_plugins(plugins)
+    from mlc.plugins import load_plugin
+
+    for plugin in plugins:
+        load_plugin(plugin)
 
 
 def main() -> None:

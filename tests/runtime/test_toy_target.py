@@ -74,3 +74,18 @@ def test_docs_ops_gets_a_toy_column(toy_registered):
     assert "- `toy` (toy): the toy target interprets every op" in text
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     assert len(rows) == len(all_ops()) and all(row.endswith("| ✓ |") for row in rows)
+
+
+def test_a_broken_plugin_is_one_line_naming_the_file_and_line(tmp_path):
+    result = subprocess.run([str(mlc_executable()), "--plugin", str(tmp_path / "nope.py"),
+                             "targets"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: plugin ") and "nope.py does not exist" in result.stderr
+    bad = tmp_path / "bad_target.py"
+    bad.write_text("from mlc.runtime.targets import Target, register_target\n\n"
+                   "register_target(Target('ref', 'a second ref'))\n")
+    result = subprocess.run([str(mlc_executable()), "--plugin", str(bad), "targets"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "failed while loading at line 3: ValueError: target ref registered twice" in \
+        result.stderr
