@@ -77,8 +77,11 @@ def _pipeline_options(fn: Callable) -> Callable:
     fn = click.option("--load-pass", "plugins", multiple=True, metavar="PLUGIN.py",
                       help="Import a Python file whose @register_pass passes can then be named "
                            "in -p (repeatable).")(fn)
-    fn = click.option("-O", "level", type=click.Choice(["0", "1", "2", "3"]), default=None,
-                      metavar="LEVEL", help="Run the -O0..-O3 pipeline (see `mlc passes`).")(fn)
+    from mlc.passes.pipeline import PIPELINES
+
+    levels = [name[1:] for name in PIPELINES]
+    fn = click.option("-O", "level", type=click.Choice(levels), default=None, metavar="LEVEL",
+                      help=f"Run the -O{levels[0]}..-O{levels[-1]} pipeline (see `mlc passes`).")(fn)
     return click.option("-p", "--pipeline", default=None, metavar="PIPELINE",
                         help="Passes to run, e.g. 'simplify,fuse{max-group=8}', or a level: "
                              "O2.")(fn)
@@ -101,7 +104,9 @@ def _pipeline(pipeline: str | None, level: str | None, *, required: bool):
         raise click.UsageError("give either -p PIPELINE or -O LEVEL, not both")
     if pipeline is None and level is None:
         if required:
-            raise click.UsageError("give the passes to run: -p PIPELINE or a level -O0..-O3")
+            levels = list(PIPELINES)
+            raise click.UsageError(f"give the passes to run: -p PIPELINE or a level "
+                                   f"-{levels[0]}..-{levels[-1]}")
         return None
     if level is not None:
         return f"-O{level}", parse_pipeline(f"O{level}")

@@ -57,12 +57,12 @@ def test_spec_writes_only_non_default_options_and_round_trips():
 
 
 def test_the_levels_are_named_in_one_place():
-    assert list(PIPELINES) == ["O0", "O1", "O2", "O3"]
+    assert list(PIPELINES) == ["O0", "O1", "O2"]
     assert parse_pipeline("O0") == [] and parse_pipeline("-O0") == []
     assert parse_pipeline("") == []
 
 
-@pytest.mark.parametrize("level", ["O1", "O2", "O3"])
+@pytest.mark.parametrize("level", ["O1", "O2"])
 def test_a_level_is_its_pipeline_string(level):
     expected = PIPELINES[level]
     assert pipeline_string(parse_pipeline(level)) == expected
