@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlc.ir import Graph, Node, remove_dead
+from mlc.ir import Graph, Node, remove_unused
 
 from .base import Pass, register_pass
 
@@ -19,12 +19,7 @@ class DeadCodeElimination(Pass):
 
     def run(self, graph: Graph) -> bool:
         changed = any([_prune_body_inputs(node) for node in graph.nodes if node.body is not None])
-        changed |= remove_dead(graph, graph.nodes)
-        for value in list(graph.constants.values()):
-            if not value.uses and not value.is_graph_output:
-                graph.remove_constant(value)
-                changed = True
-        return changed
+        return remove_unused(graph) or changed
 
 
 def _prune_body_inputs(node: Node) -> bool:

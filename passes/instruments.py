@@ -23,6 +23,7 @@ from typing import Mapping, TextIO
 
 import numpy as np
 
+from mlc.errors import single_line
 from mlc.ir import Graph
 from mlc.ir.graph import Value
 
@@ -134,10 +135,6 @@ class NumericsError(PassError):
         self.pass_spec = pass_spec
         self.node = node
         self.max_abs_err = max_abs_err
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _max_abs_err(a: np.ndarray, b: np.ndarray) -> float:
@@ -258,12 +255,12 @@ class CheckNumerics(Instrument):
     def _describe(self, node) -> str:
         from mlc.text import print_node
 
-        text = _one_line(print_node(node))
+        text = single_line(print_node(node))
         fresh = [v.producer for v in node.inputs
                  if v is not None and v.producer is not None and v.name not in self.previous]
         if fresh:
             text += ", which reads what this pass added: " + "; ".join(
-                _one_line(print_node(p)) for p in dict.fromkeys(fresh))
+                single_line(print_node(p)) for p in dict.fromkeys(fresh))
         return text
 
 

@@ -17,7 +17,7 @@ import onnx
 import onnx.defs
 
 from mlc.errors import MlcError, ModelLoadError, ShapeError, UnsupportedOpError
-from mlc.ir import Graph, Value, verify
+from mlc.ir import Graph, Value, remove_unused, verify
 from mlc.ops import OpError
 
 from . import loader, specialize
@@ -84,7 +84,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]] | N
     for proto in nodes:
         convert_node(ctx, proto, opset)
     _set_outputs(ctx, [o.name for o in graph.output])
-    eliminate_dead_code(result)
+    remove_unused(result)  # shape arithmetic folding left behind, ONNX outputs nobody reads
     verify(result)
     return result
 
@@ -280,18 +280,6 @@ def _set_outputs(ctx: ImportContext, names: list[str]) -> None:
             graph.rename(value, name)
         outputs.append(value)
     graph.outputs = outputs
-
-
-def eliminate_dead_code(graph: Graph) -> None:
-    """Drop nodes and constants nothing reads: the shape arithmetic that folding left behind,
-    float helpers computed only for shape inputs, and ONNX outputs nobody uses."""
-    outputs = {id(v) for v in graph.outputs}
-    for node in reversed(list(graph.nodes)):
-        if not any(out.uses or id(out) in outputs for out in node.outputs):
-            graph.remove_node(node)
-    for value in list(graph.constants.values()):
-        if not value.uses and id(value) not in outputs:
-            graph.remove_constant(value)
 
 
 def supported_onnx_ops() -> dict[str, tuple[int, ...]]:

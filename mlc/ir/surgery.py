@@ -76,6 +76,17 @@ def remove_dead(graph: Graph, nodes: Iterable[Node]) -> bool:
     return removed
 
 
+def remove_unused(graph: Graph) -> bool:
+    """Remove every node whose outputs nothing reads (transitively) and every constant nothing
+    reads; returns whether anything went."""
+    removed = remove_dead(graph, graph.nodes)
+    for value in list(graph.constants.values()):
+        if not value.uses and not value.is_graph_output:
+            graph.remove_constant(value)
+            removed = True
+    return removed
+
+
 def remove_if_dead(graph: Graph, value: Value | None) -> None:
     """Remove ``value`` if nothing reads it: its producer (then that node's inputs, transitively)
     or, for a constant, the constant itself."""
@@ -94,4 +105,5 @@ def remove_if_dead(graph: Graph, value: Value | None) -> None:
         remove_if_dead(graph, v)
 
 
-__all__ = ["is_dead", "remove_dead", "remove_if_dead", "replace_node", "replace_uses"]
+__all__ = ["is_dead", "remove_dead", "remove_if_dead", "remove_unused", "replace_node",
+           "replace_uses"]
