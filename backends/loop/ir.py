@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 
@@ -335,52 +335,20 @@ def _merge_unravel(a: Expr, b: Binary) -> Expr | None:
     return None
 
 
-def add(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("add", a, b)
+def _binary_builder(op: str) -> Callable[[ExprLike, ExprLike], Expr]:
+    """``name(a, b)`` for ``binary(op, a, b)``: the builders lowerings write expressions with."""
+
+    def build(a: ExprLike, b: ExprLike) -> Expr:
+        return binary(op, a, b)
+
+    build.__name__ = build.__qualname__ = op
+    return build
 
 
-def sub(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("sub", a, b)
-
-
-def mul(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("mul", a, b)
-
-
-def div(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("div", a, b)
-
-
-def floordiv(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("floordiv", a, b)
-
-
-def mod(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("mod", a, b)
-
-
-def maximum(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("max", a, b)
-
-
-def minimum(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("min", a, b)
-
-
-def lt(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("lt", a, b)
-
-
-def le(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("le", a, b)
-
-
-def ge(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("ge", a, b)
-
-
-def eq(a: ExprLike, b: ExprLike) -> Expr:
-    return binary("eq", a, b)
+add, sub, mul, div = (_binary_builder(op) for op in ("add", "sub", "mul", "div"))
+floordiv, mod = _binary_builder("floordiv"), _binary_builder("mod")
+maximum, minimum = _binary_builder("max"), _binary_builder("min")
+lt, le, ge, eq = (_binary_builder(op) for op in ("lt", "le", "ge", "eq"))
 
 
 def and_(*conds: Expr) -> Expr:
