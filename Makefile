@@ -31,9 +31,9 @@ demo: setup
 	$(VENV)/bin/mlc run build/digits_cnn
 	$(VENV)/bin/mlc compare models/digits_cnn.onnx --targets ref,llvm,c
 
-# Layers only point down: pyproject.toml's import-linter contracts (see mlc/testing/layers.py).
+# Layers only point down: pyproject.toml's import-linter contracts (see tests/layers.py).
 lint: setup
-	$(PY) -m mlc.testing.layers
+	$(PY) tests/layers.py
 
 test: setup toolchains lint
 	$(PY) -m pytest -q -n $(JOBS)

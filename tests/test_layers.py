@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlc.testing.layers import PACKAGE, import_view, lint_imports
+from tests.layers import PACKAGE, import_view, lint_imports
 
 LEAK = "from mlc.backends.loop import ir as loop_ir  # a lower layer reaching up\n"
 

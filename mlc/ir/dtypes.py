@@ -49,10 +49,6 @@ class DType(enum.Enum):
         raise TypeError(f"numpy dtype {key} has no mlc equivalent")
 
     @staticmethod
-    def from_short(name: str) -> DType:
-        return DType(name)
-
-    @staticmethod
     def parse(value: DType | str | np.dtype | type) -> DType:
         """Accept a DType, a short name (``f32``), a long name (``float32``) or a numpy dtype."""
         if isinstance(value, DType):

@@ -269,12 +269,6 @@ class Graph:
         for node in self.nodes:
             yield from node.outputs
 
-    def find_value(self, name: str) -> Value:
-        for value in self.values():
-            if value.name == name:
-                return value
-        raise KeyError(name)
-
     def node_index(self, node: Node) -> int:
         return self.nodes.index(node)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from mlc.ir.dtypes import DType
+from mlc.ir.op_registry import OpError
 from mlc.ir.types import TensorType
-
-from mlc.ir.op_registry import Cost, OpError
 
 
 def same_as_input(x: TensorType, *rest, **attrs) -> TensorType:
@@ -34,6 +33,3 @@ def normalize_axis(axis: int, rank: int, op: str = "op") -> int:
         raise OpError(f"{op}: axis {axis} out of range for rank {rank}")
     return axis % max(rank, 1)
 
-
-def elementwise_cost(inputs: list[TensorType | None], outputs: list[TensorType], **attrs) -> Cost:
-    return Cost(0, sum(t.nbytes for t in inputs if t is not None), sum(t.nbytes for t in outputs))

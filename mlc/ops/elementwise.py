@@ -13,10 +13,10 @@ from typing import Callable
 import numpy as np
 
 from mlc.ir.dtypes import DType
+from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 from mlc.ir.types import TensorType
 
 from .common import broadcast_shape, broadcast_types
-from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 
 E, B = FusionKind.ELEMWISE, FusionKind.BROADCAST
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from mlc.ir.op_registry import Attr, Cost, FusionKind, OpError, register
 from mlc.ir.types import TensorType
 
 from .common import broadcast_shape
-from mlc.ir.op_registry import Attr, Cost, FusionKind, OpError, register
 from .shape import static_dims
 
 # ---------------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ import math
 
 import numpy as np
 
+from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 from mlc.ir.types import TensorType
 
 from .common import broadcast_shape, normalize_axis
-from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 
 R = FusionKind.REDUCTION
 

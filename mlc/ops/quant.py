@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from mlc.ir.dtypes import DType
+from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 from mlc.ir.types import TensorType
 
 from .common import normalize_axis
-from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 
 E = FusionKind.ELEMWISE
 QUANT_DTYPES = (DType.int8, DType.uint8, DType.int16, DType.int32)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from mlc.ir.dtypes import DType
+from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 from mlc.ir.types import TensorType
 
 from .common import normalize_axis
-from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 
 R = FusionKind.REDUCTION
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 from mlc.ir.types import TensorType
 
 from .common import normalize_axis
-from mlc.ir.op_registry import Attr, FusionKind, OpError, register
 
 
 def static_dims(t: TensorType, op: str, what: str, start: int = 0) -> tuple[int, ...]:

@@ -162,10 +162,6 @@ class NodeView:
         return f"{self.op_type} node '{name}'"
 
     # -- inputs ---------------------------------------------------------------------------
-    @property
-    def num_inputs(self) -> int:
-        return len(self.proto.input)
-
     def has_input(self, i: int) -> bool:
         return i < len(self.proto.input) and self.proto.input[i] != ""
 

@@ -7,7 +7,7 @@ a folder whose ``mlc/`` links to every entry of the real ``mlc/`` plus each mapp
 at its import path. Nothing is copied; the contracts are pyproject.toml's
 ``[tool.importlinter]``.
 
-    python -m mlc.testing.layers        # what `make test` runs; exit status of lint-imports
+    python tests/layers.py              # what `make lint` runs; exit status of lint-imports
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 PACKAGE = "mlc"
 MAPPED = ("passes", "backends", "runtime")  # setup.py's package-dir mapping
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "pyproject.toml"
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 def _package_dir(name: str) -> Path:
