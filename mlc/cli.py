@@ -81,7 +81,8 @@ def _pipeline_options(fn: Callable) -> Callable:
 
     levels = [name[1:] for name in PIPELINES]
     fn = click.option("-O", "level", type=click.Choice(levels), default=None, metavar="LEVEL",
-                      help=f"Run the -O{levels[0]}..-O{levels[-1]} pipeline (see `mlc passes`).")(fn)
+                      help=f"Run the -O{levels[0]}..-O{levels[-1]} pipeline "
+                           "(see `mlc passes`).")(fn)
     return click.option("-p", "--pipeline", default=None, metavar="PIPELINE",
                         help="Passes to run, e.g. 'simplify,fuse{max-group=8}', or a level: "
                              "O2.")(fn)

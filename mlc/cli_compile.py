@@ -79,7 +79,6 @@ def compile_cmd(model: str, target: str, output: str, emit: str | None,
 
     A flag the target does not take is an error (`mlc targets` lists each target's options)."""
     from mlc.cli import _load_plugins
-    from mlc.runtime import read_manifest
     from mlc.runtime.targets import TARGETS, get_target
 
     _load_plugins(plugins)
@@ -101,17 +100,15 @@ def compile_cmd(model: str, target: str, output: str, emit: str | None,
         progress(f"loading {model}")
         graph = _model(model, shapes).graph
         progress(f"compiling for {target}")
-        chosen.compile(graph, Path(output), options)
-    path = output
-    manifest = read_manifest(path)
+        manifest = chosen.compile(graph, Path(output), options)
     if as_json:
-        doc = {"artifact": os.path.abspath(path), **manifest.to_json()}
+        doc = {"artifact": os.path.abspath(output), **manifest.to_json()}
         if isinstance(manifest.options.get("size"), dict):  # a microcontroller image
             doc["size"] = {**manifest.options["size"], "arena": manifest.arena_bytes}
         _echo_json(doc)
         return
     binary = manifest.library or manifest.options.get("elf") or ", ".join(manifest.files)
-    click.echo(f"wrote {path}: {binary} for {manifest.options.get('cpu', target)} "
+    click.echo(f"wrote {output}: {binary} for {manifest.options.get('cpu', target)} "
                f"({manifest.options.get('kernels', '?')} kernels, arena {manifest.arena_bytes} "
                f"bytes, weights {manifest.weight_bytes} bytes) in "
                f"{manifest.compile_seconds:.2f} s")
