@@ -44,6 +44,8 @@ from typing import Callable
 
 import numpy as np
 
+from mlc.backends.toolchain.host import host_target
+from mlc.backends.tvm import TVM
 from mlc.inputs import make_feeds
 from mlc.runtime import Model, agreement, get_target, target_names
 from mlc.runtime.bench import Timing
@@ -80,14 +82,6 @@ def prepare_target(name: str, model: Model, threads: list[int]) -> System:
     except Exception as exc:  # one model failing to compile is a cell, not a crash
         system.fail(f"n/a (compile failed: {one_line(exc)})")
     return system
-
-
-def tvm_available() -> bool:
-    try:
-        import tvm  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def prepare_tvm(path: Path, threads: list[int], cpu: str) -> System:
@@ -268,12 +262,6 @@ def system_cells(entry: dict, threads: list[int], *, ratios: bool) -> list[str]:
     return cells
 
 
-def host_cpu() -> str:
-    import llvmlite.binding as llvm
-
-    return llvm.get_host_cpu_name()
-
-
 def parse_threads(text: str) -> list[int]:
     counts = [int(p) for p in text.split(",") if p.strip()]
     if not counts or min(counts) < 1 or len(set(counts)) != len(counts):
@@ -298,9 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     check_round_options(parser, args)
     if not args.no_tvm:  # before TVM creates its thread pool, whose size this caps
         os.environ["TVM_NUM_THREADS"] = str(max(threads))
-    with_tvm = not args.no_tvm and tvm_available()
+    with_tvm = not args.no_tvm and TVM.find() is not None
     note = "skipped (--no-tvm)" if args.no_tvm else NO_TVM
-    cpu = host_cpu()
+    cpu = host_target().cpu
     say = (lambda text: print(text, file=sys.stderr, flush=True))
     say("measuring the core's fp32 peak")
     peak = measure_peak_gflops()

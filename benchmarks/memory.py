@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import mlc
+from mlc.backends.tvm import TVM
 from mlc.memory import plan_memory
 from mlc.passes import PassManager, parse_pipeline
 from mlc.testing.bench import print_wide
@@ -35,14 +36,6 @@ NO_TVM = "n/a (install mlc[tvm])"
 TARGET_RATIO = 1.10
 _PLANNED = re.compile(r"With memory planning, there are \d+ constant-size memory allocation\(s\) "
                       r"with total size ([0-9.eE+-]+) GB")
-
-
-def tvm_available() -> bool:
-    try:
-        import tvm  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def parse_tvm_report(report: str) -> int:
@@ -155,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         names = select_models(args.models)
     except ValueError as err:
         parser.error(str(err))
-    with_tvm = not args.no_tvm and tvm_available()
+    with_tvm = not args.no_tvm and TVM.find() is not None
     note = "skipped (--no-tvm)" if args.no_tvm else NO_TVM
     rows = []
     for name in names:
