@@ -17,15 +17,11 @@ _UNROLL = 4  # FMA steps per chain per loop iteration: keeps the loop overhead n
 _TARGET_S = 0.01  # seconds per timed call: short, so some calls escape preemption on a busy host
 
 
-def vector_shape(features: dict[str, bool]) -> tuple[int, int]:
-    """``(lanes, chains)`` for the host: <16 x float> × 16 on AVX-512 (32 registers), <8 x float>
-    × 12 on AVX2+FMA (16 registers; 2 FMA ports × 4-5 cycles latency needs ≥ 10 in flight),
-    <4 x float> × 12 otherwise."""
-    if features.get("avx512f"):
-        return 16, 16
-    if features.get("avx2") and features.get("fma"):
-        return 8, 12
-    return 4, 12
+def vector_shape(isa: str) -> tuple[int, int]:
+    """``(lanes, chains)`` for the host's vector ISA (``HostTarget.isa``): <16 x float> × 16 on
+    AVX-512 (32 registers), <8 x float> × 12 on AVX2+FMA (16 registers; 2 FMA ports × 4-5 cycles
+    latency needs ≥ 10 in flight), <4 x float> × 12 otherwise."""
+    return {"avx512": (16, 16), "avx2": (8, 12)}.get(isa, (4, 12))
 
 
 def peak_kernel_ir(lanes: int, chains: int, unroll: int = _UNROLL) -> str:
@@ -78,18 +74,6 @@ def peak_kernel_ir(lanes: int, chains: int, unroll: int = _UNROLL) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _host_machine():
-    import llvmlite.binding as llvm
-
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    target = llvm.Target.from_default_triple()
-    features = llvm.get_host_cpu_features()
-    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                           features=features.flatten(), opt=3)
-    return machine, dict(features)
-
-
 @functools.lru_cache(maxsize=None)
 def measure_peak_gflops(repeat: int = 30) -> float:
     """The best of ``repeat`` timed calls of the FMA loop, in GFLOP/s (one FMA = 2 flops), on the
@@ -98,8 +82,12 @@ def measure_peak_gflops(repeat: int = 30) -> float:
     answer does not change and measuring costs ~0.4 s."""
     import llvmlite.binding as llvm
 
-    machine, features = _host_machine()
-    lanes, chains = vector_shape(features)
+    from mlc.backends.llvm.host import target_machine
+    from mlc.backends.toolchain.host import host_target
+
+    host = host_target()
+    machine = target_machine(host)
+    lanes, chains = vector_shape(host.isa)
     module = llvm.parse_assembly(peak_kernel_ir(lanes, chains))
     module.triple = machine.triple
     module.verify()
