@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from mlc.ops import OpDef, all_ops
 from mlc.ir.op_registry import REQUIRED
 from mlc.runtime.targets import TARGETS, OpColumn
+from mlc.testing import node_suite
 
 
 def op_columns() -> list[OpColumn]:
@@ -135,8 +136,6 @@ def onnx_ops_table(onnx_versions: dict[str, Any], by_target: dict[str, list]) ->
 
 def conformance_section(results: list, others: dict[str, list] | None = None) -> list[str]:
     """The ``ref`` results in full, then each other target's (``others``) extra failures."""
-    from mlc.testing import node_suite
-
     cases = node_suite.collect_cases()
     ops = node_suite.supported_ops()
     excluded = collections.Counter()
@@ -187,7 +186,7 @@ def _extra_failures(target: str, results: list, ref_failed: list) -> list[str]:
     fixed = sorted(r.name for r in results if r.passed and r.name in known)
     why = _expected_failures(target)
     lines = [f"### Failures on `{target}` beyond ref", "",
-             f"Reasons from `tests/conformance/{_expected_file(target)}`.", ""]
+             f"Reasons from `tests/conformance/{node_suite.expected_failures_path(target).name}`.", ""]
     if extra:
         lines += ["| case | reason |", "|---|---|"]
         lines += [f"| {r.name} | {why.get(r.name, r.reason).replace('|', '/')} |" for r in extra]
@@ -198,17 +197,8 @@ def _extra_failures(target: str, results: list, ref_failed: list) -> list[str]:
     return lines
 
 
-def _expected_file(target: str) -> str:
-    return "expected_failures.txt" if target == "ref" else f"expected_failures_{target}.txt"
-
-
-
 def _expected_failures(target: str) -> dict[str, str]:
-    from pathlib import Path
-
-    from mlc.testing import node_suite
-
-    path = Path(__file__).resolve().parents[1] / "tests" / "conformance" / _expected_file(target)
+    path = node_suite.expected_failures_path(target)
     return node_suite.read_expected_failures(path) if path.exists() else {}
 
 
@@ -219,11 +209,9 @@ def generate(conformance: bool = True, results=None, target_results=None) -> str
     onnx_versions = _onnx_versions()
     by_target: dict[str, list] = {}
     if conformance:
-        from mlc.testing.node_suite import conformance_targets, run_all
-
         given = {"ref": results, **(target_results or {})}
-        by_target = {t: given[t] if given.get(t) is not None else run_all(t)
-                     for t in conformance_targets()}
+        by_target = {t: given[t] if given.get(t) is not None else node_suite.run_all(t)
+                     for t in node_suite.conformance_targets()}
     lines = [HEADER, *_columns_legend(op_columns()), "",
              *core_ops_table(onnx_versions), "", *onnx_ops_table(onnx_versions, by_target)]
     if by_target:

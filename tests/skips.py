@@ -27,3 +27,12 @@ def need_module(name: str, reason: str) -> None:
             pytest.fail(f"{reason} — in CI this must be installed (make test installs it)",
                         pytrace=False)
         pytest.skip(reason, allow_module_level=True)
+
+
+def need_target(name: str) -> None:
+    """Skip (outside CI) when a tool the target ``name`` needs is missing here."""
+    from mlc.runtime import get_target
+
+    missing = get_target(name).missing_tools()
+    if missing:
+        skip_outside_ci(f"{name} needs {missing[0].name} ({missing[0].hint})")

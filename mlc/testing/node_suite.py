@@ -40,11 +40,13 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from mlc.errors import single_line
+from mlc.testing.models import REPO_ROOT
 
 if TYPE_CHECKING:
     from mlc.ir import Graph
@@ -363,6 +365,12 @@ def run_all(target: str = "ref") -> list[CaseResult]:
 
 
 # -- expected failures file ------------------------------------------------------------------
+def expected_failures_path(target: str) -> Path:
+    """Where the expected failures of ``target`` are kept (``ref``'s, the others' beyond it)."""
+    name = "expected_failures.txt" if target == "ref" else f"expected_failures_{target}.txt"
+    return REPO_ROOT / "tests" / "conformance" / name
+
+
 def read_expected_failures(path) -> dict[str, str]:
     """``case_name  # reason`` lines -> {name: reason}; blank lines and ``#`` comments skipped."""
     entries: dict[str, str] = {}

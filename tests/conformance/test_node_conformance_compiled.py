@@ -15,20 +15,14 @@ import numpy as np
 import pytest
 
 from mlc.testing import node_suite
+from tests.skips import need_target as need
 
-REF_EXPECTED_FAILURES = Path(__file__).with_name("expected_failures.txt")
 MIN_PASS_RATE = 0.95
-TARGETS = ("llvm", "c", "tvm-llvm")
-
-
-def _requires(target: str) -> None:
-    """tvm-llvm needs Apache TVM, an optional dependency: skip its params where it is missing."""
-    if target.startswith("tvm"):
-        pytest.importorskip("tvm", reason="tvm-llvm needs Apache TVM (pip install apache-tvm)")
+TARGETS = [t for t in node_suite.conformance_targets() if t != "ref"]  # the compiled ones
 
 
 def expected_failures_file(target: str) -> Path:
-    return Path(__file__).with_name(f"expected_failures_{target}.txt")
+    return node_suite.expected_failures_path(target)
 
 
 def regenerate(target: str) -> str:
@@ -39,7 +33,7 @@ def regenerate(target: str) -> str:
 
 @pytest.fixture(scope="module", params=TARGETS)
 def target(request) -> str:
-    _requires(request.param)
+    need(request.param)
     return request.param
 
 
@@ -82,7 +76,7 @@ def test_no_expected_failure_now_passes(results, target):
 def test_ref_failures_are_compiled_failures_too(results, target):
     """A case that fails on the interpreter cannot pass compiled: if it does, one of the two is
     comparing against something else."""
-    ref_expected = node_suite.read_expected_failures(REF_EXPECTED_FAILURES)
+    ref_expected = node_suite.read_expected_failures(expected_failures_file("ref"))
     passing = sorted(r.name for r in results if r.passed and r.name in ref_expected)
     assert not passing, f"these fail on ref but pass on {target}:\n" + "\n".join(passing)
 
@@ -95,7 +89,7 @@ FEW = ("test_relu", "test_add_bcast", "test_softmax_axis_0", "test_maxpool_2d_pa
 @pytest.mark.parametrize("compiled", TARGETS)
 def test_batched_results_match_ref_case_by_case(compiled):
     """Merged into one compile, each case still gets its own outputs and its own result."""
-    _requires(compiled)
+    need(compiled)
     cases = [c for c in node_suite.supported_cases() if c.name in FEW]
     assert len(cases) == len(FEW)
     on_llvm = {r.name: r for r in node_suite.run_cases(cases, compiled)}

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from mlc.runtime import Model, get_target
+from mlc.runtime import Model
 from mlc.testing.models import LIGHT_MODELS, ZOO_MODELS, light_model_path, zoo_model_path
 from tests.compiled_models import check_model, random_weight_model
-from tests.skips import skip_outside_ci
+from tests.skips import need_target as need
 
 # Light models and thread counts per target: the C and TVM builds of the big models are slow, so
 # they check fewer models (or one thread count) within the suite's time budget.
 FEW = ("squeezenet", "shufflenet", "resnet50")
 LIGHT = {"llvm": (LIGHT_MODELS, (1, 2)), "c": (FEW, (1, 2)), "tvm-llvm": (LIGHT_MODELS, (2,))}
 RANDOM_WEIGHTS = {"llvm": (LIGHT_MODELS, (1, 2)), "c": (FEW, (1, 2)), "tvm-llvm": (FEW, (2,))}
-
-
-def need(target: str) -> None:
-    """Skip (outside CI) when a tool the target needs is missing here."""
-    missing = get_target(target).missing_tools()
-    if missing:
-        skip_outside_ci(f"{target} needs {missing[0].name} ({missing[0].hint})")
 
 
 def _cases(table: dict) -> list:
