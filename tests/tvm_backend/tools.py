@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 from tests.skips import need_module, skip_outside_ci
 
 NO_TVM = "the TVM targets need Apache TVM (pip install 'mlc[tvm]'; make test installs it)"
@@ -15,8 +12,8 @@ def need_tvm() -> None:
 
 
 def need_nvcc() -> None:
-    """Skip (outside CI) unless nvcc is on PATH or under $CUDA_HOME, as `-t cuda` looks for it."""
-    home = os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "nvcc")
-    if shutil.which("nvcc") is None and not os.access(home, os.X_OK):
-        skip_outside_ci("nvcc not installed: -t cuda compiles its kernels with it "
-                        "(install the CUDA toolkit)")
+    """Skip (outside CI) unless nvcc is where `-t cuda` looks for it (PATH or $CUDA_HOME)."""
+    from mlc.backends.tvm.driver import NVCC
+
+    if NVCC.find() is None:
+        skip_outside_ci(f"nvcc not installed: -t cuda compiles its kernels with it ({NVCC.hint})")
