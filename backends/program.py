@@ -10,8 +10,10 @@ once; the renderers only differ in how they spell ``mlc_run`` and the weights.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -24,11 +26,13 @@ from .loop import Kernel, lower_node, print_kernel, verify_kernel
 from .loop.schedule import Schedules, default_schedules
 from .loop.scratch import STACK_LIMIT_BYTES, workspace_bytes
 from .options import CompileError, LoopOptions
+from .toolchain.artifact import Manifest
 from .toolchain.host import host_target
 
 # Where a kernel argument lives: ("input", i), ("output", i), ("arena", byte offset) or
 # ("weights", byte offset in the weight blob).
 Location = tuple[str, int]
+PLAN_FILE = "plan.json"
 
 
 @dataclass
@@ -98,6 +102,27 @@ class Program:
     arena_bytes: int
     stack_limit: int
 
+    def write(self, folder: Path, emit: Sequence[str]) -> None:
+        """``plan.json``, and with ``--emit loop-ir`` every kernel in call order (``model.loop``):
+        what every loop-IR artifact holds besides its binary."""
+        self.plan.save(folder / PLAN_FILE)
+        if "loop-ir" in emit:
+            text = "\n\n".join(print_kernel(step.kernel) for step in self.steps)
+            (folder / "model.loop").write_text(text + "\n")
+
+    def manifest(self, target: str, level: str, started: float, *, options: dict[str, Any],
+                 **fields: Any) -> Manifest:
+        """The artifact's manifest: the loop-IR facts every such target records (level, ISA,
+        schedules, plan, kernels, workspace), the target's own ``options`` and ``fields``, and
+        the seconds since ``started``."""
+        return Manifest.for_graph(
+            self.graph, target, arena_bytes=self.arena_bytes, weight_bytes=self.weights.size,
+            plan=PLAN_FILE, passes=tuple(self.passes),
+            options={"level": level, "isa": self.schedules.isa,
+                     "schedules": self.schedules.to_json(), "memory_strategy": self.plan.strategy,
+                     "kernels": len(self.steps), "workspace_bytes": self.workspace, **options},
+            compile_seconds=round(time.perf_counter() - started, 3), **fields)
+
 
 def build_program(graph: Graph, *, level: str, schedules: Schedules, memory_strategy: str = "best",
                   alignment: int = 64, stack_limit: int = STACK_LIMIT_BYTES) -> Program:
@@ -119,12 +144,6 @@ def build_program(graph: Graph, *, level: str, schedules: Schedules, memory_stra
 def host_schedules(options: LoopOptions) -> Schedules:
     """The schedules for this machine's vector ISA, with the user's overrides."""
     return default_schedules(host_target().isa).with_overrides(options.schedule)
-
-
-def write_loop_ir(folder: Path, program: Program) -> None:
-    """``--emit loop-ir``: every kernel of the program, in call order, as ``model.loop``."""
-    text = "\n\n".join(print_kernel(step.kernel) for step in program.steps)
-    (folder / "model.loop").write_text(text + "\n")
 
 
 def optimise(graph: Graph, level: str) -> tuple[Graph, list[str]]:

@@ -25,7 +25,7 @@ from mlc.ir import Graph
 
 from ..loop.schedule import Schedules, default_schedules
 from ..options import CompileError, LoopOptions
-from ..program import Program, build_program, host_schedules, write_loop_ir
+from ..program import Program, build_program, host_schedules
 from ..toolchain import cmake, cortex_m
 from ..toolchain.abi import ABI_VERSION
 from ..toolchain.artifact import ArtifactWriter, Manifest
@@ -79,14 +79,10 @@ def compile_host(graph: Graph, out_dir: str | Path, options: COptions | None = N
         build_shared_library([model_dir / name for name in sources.c_files],
                              writer.path / "model.so", flags=flags + assembler,
                              include_dirs=[model_dir])
-        manifest = Manifest.for_graph(
-            program.graph, "c", arena_bytes=program.arena_bytes,
-            weight_bytes=program.weights.size, library="model.so", abi_version=ABI_VERSION,
-            plan="plan.json", passes=tuple(program.passes),
-            options={**_common_options(program, options, sources), "cpu": host.cpu,
-                     "cflags": flags, "compiler": Path(find_c_compiler()).name},
-            compile_seconds=round(time.perf_counter() - start, 3))
-        return writer.commit(manifest)
+        return writer.commit(program.manifest(
+            "c", options.level, start, library="model.so", abi_version=ABI_VERSION,
+            options={**_c_options(sources), "cpu": host.cpu, "cflags": flags,
+                     "compiler": Path(find_c_compiler()).name}))
 
 
 def host_flags(isa: str, werror: bool = False) -> list[str]:
@@ -123,15 +119,11 @@ def compile_cortex_m(graph: Graph, out_dir: str | Path, options: COptions | None
         shutil.copyfile(elf, writer.path / "model.elf")
         cflags = _recorded_flags(build_dir, f"{MODEL_DIR}/model.c")
         size = cortex_m.elf_size(writer.path / "model.elf")
-        manifest = Manifest.for_graph(
-            program.graph, f"c-{cpu}", arena_bytes=program.arena_bytes,
-            weight_bytes=program.weights.size, plan="plan.json", passes=tuple(program.passes),
-            options={**_common_options(program, options, sources), "cpu": cpu,
-                     "board": core.board, "qemu_machine": core.qemu_machine, "cflags": cflags,
-                     "elf": "model.elf", "size": size,
-                     "arena_lower_bound": program.plan.lower_bound},
-            compile_seconds=round(time.perf_counter() - start, 3))
-        return writer.commit(manifest)
+        return writer.commit(program.manifest(
+            f"c-{cpu}", options.level, start,
+            options={**_c_options(sources), "cpu": cpu, "board": core.board,
+                     "qemu_machine": core.qemu_machine, "cflags": cflags, "elf": "model.elf",
+                     "size": size, "arena_lower_bound": program.plan.lower_bound}))
 
 
 def cortex_m_schedules(options: LoopOptions) -> Schedules:
@@ -153,9 +145,7 @@ def _write_sources(folder: Path, sources: Sources, program: Program,
         else:
             path.write_text(content)
     shutil.copyfile(HEADER_DIR / MLC_OPS_HEADER, model_dir / MLC_OPS_HEADER)
-    program.plan.save(folder / "plan.json")
-    if "loop-ir" in emit:
-        write_loop_ir(folder, program)
+    program.write(folder, emit)
     return model_dir
 
 
@@ -178,8 +168,5 @@ def _recorded_flags(build_dir: Path, source: str) -> list[str]:
     return flags
 
 
-def _common_options(program: Program, options: COptions, sources: Sources) -> dict:
-    return {"level": options.level, "isa": program.schedules.isa,
-            "schedules": program.schedules.to_json(), "memory_strategy": program.plan.strategy,
-            "kernels": len(program.steps), "workspace_bytes": program.workspace,
-            "weights_format": sources.weights_format, "sources": MODEL_DIR}
+def _c_options(sources: Sources) -> dict:
+    return {"weights_format": sources.weights_format, "sources": MODEL_DIR}

@@ -26,15 +26,14 @@ from llvmlite import ir as llir
 from mlc.ir import Graph
 
 from ..options import LoopOptions
-from ..program import Program, build_program, host_schedules, write_loop_ir
+from ..program import Program, build_program, host_schedules
 from ..toolchain.abi import ABI_VERSION, ARENA_ALIGN, STATUS_BAD_ARGUMENT, STATUS_OK
 from ..toolchain.artifact import ArtifactWriter, Manifest
 from ..toolchain.cc import build_shared_library
 from ..toolchain.host import host_target
 from .codegen import ModuleCodegen
-from .emit import Compiled, compile_module
+from .emit import compile_module
 
-EMIT_FILES = {"llvm-ir": "model.ll", "asm": "model.s"}
 WEIGHTS_SYMBOL = "mlc_weights"
 
 
@@ -52,8 +51,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: LlvmOptions | None
     options = options or LlvmOptions()
     host = host_target()
     start = time.perf_counter()
-    schedules = host_schedules(options)
-    program = build_program(graph, level=options.level, schedules=schedules,
+    program = build_program(graph, level=options.level, schedules=host_schedules(options),
                             memory_strategy=options.memory_strategy, alignment=ARENA_ALIGN)
     codegen = ModuleCodegen(_module_name(program.graph), host)
     functions = [codegen.add_kernel(step.kernel) for step in program.steps]
@@ -68,17 +66,14 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: LlvmOptions | None
         (build / "weights.S").write_text(_WEIGHTS_ASM.format(symbol=WEIGHTS_SYMBOL))
         build_shared_library([build / "weights.S"], writer.path / "model.so",
                              objects=[build / "model.o"], flags=[f"-Wa,-I{build}"])
-        program.plan.save(writer.path / "plan.json")
-        _write_emits(writer.path, options.emit, compiled, program)
-        manifest = Manifest.for_graph(
-            program.graph, "llvm", arena_bytes=program.arena_bytes,
-            weight_bytes=program.weights.size, library="model.so", abi_version=ABI_VERSION,
-            plan="plan.json", passes=tuple(program.passes),
-            options={"level": options.level, "cpu": host.cpu, "isa": schedules.isa,
-                     "schedules": schedules.to_json(), "memory_strategy": program.plan.strategy,
-                     "kernels": len(program.steps), "workspace_bytes": program.workspace},
-            compile_seconds=round(time.perf_counter() - start, 3))
-        return writer.commit(manifest)
+        program.write(writer.path, options.emit)
+        if "llvm-ir" in options.emit:
+            (writer.path / "model.ll").write_text(compiled.llvm_ir)
+        if "asm" in options.emit and compiled.asm is not None:
+            (writer.path / "model.s").write_text(compiled.asm)
+        return writer.commit(program.manifest("llvm", options.level, start,
+                                              options={"cpu": host.cpu}, library="model.so",
+                                              abi_version=ABI_VERSION))
 
 
 def _module_name(graph: Graph) -> str:
@@ -150,13 +145,3 @@ _WEIGHTS_ASM = """\
     .incbin "weights.bin"
     .section .note.GNU-stack,"",@progbits
 """
-
-
-def _write_emits(folder: Path, forms: Sequence[str], compiled: Compiled,
-                 program: Program) -> None:
-    if "llvm-ir" in forms:
-        (folder / EMIT_FILES["llvm-ir"]).write_text(compiled.llvm_ir)
-    if "asm" in forms and compiled.asm is not None:
-        (folder / EMIT_FILES["asm"]).write_text(compiled.asm)
-    if "loop-ir" in forms:
-        write_loop_ir(folder, program)
