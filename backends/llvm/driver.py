@@ -53,7 +53,7 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: LlvmOptions | None
     start = time.perf_counter()
     program = build_program(graph, level=options.level, schedules=host_schedules(options),
                             memory_strategy=options.memory_strategy, alignment=ARENA_ALIGN)
-    codegen = ModuleCodegen(_module_name(program.graph), host)
+    codegen = ModuleCodegen(program.graph.name or "model", host)
     functions = [codegen.add_kernel(step.kernel) for step in program.steps]
     for function in functions:
         function.linkage = "internal"
@@ -74,10 +74,6 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: LlvmOptions | None
         return writer.commit(program.manifest("llvm", options.level, start,
                                               options={"cpu": host.cpu}, library="model.so",
                                               abi_version=ABI_VERSION))
-
-
-def _module_name(graph: Graph) -> str:
-    return "".join(c if c.isalnum() else "_" for c in (graph.name or "model"))[:64] or "model"
 
 
 # -- mlc_run and mlc_arena_bytes ------------------------------------------------------------------
