@@ -21,7 +21,7 @@ from mlc.interp import run_traced
 from mlc.ir import DType
 from mlc.passes import PassManager, parse_pipeline, run_pipeline
 from mlc.testing.models import zoo_model_path
-from tests.loop.helpers import op_graph, random_array
+from tests.loop.helpers import hand_fused, op_graph, random_array
 from tests.strategies import random_feeds
 
 rng = np.random.default_rng(0)
@@ -128,6 +128,12 @@ FUSED = {
     "fused_scratch_epilogue": (lambda b, x: b.exp(b.sub(x, b.reduce_max(x, axes=(1,),
                                                                         keepdims=True))),
                                [(3, 4)]),
+    # groups the fuse pass does not make but the IR allows (the staged form of lower.py)
+    "fused_two_anchors": (lambda b, x: hand_fused(b, [x], lambda g, p: [g.relu(g.reduce_sum(
+        g.softmax(p, axis=1), axes=(0,), keepdims=True))]), [(3, 5)]),
+    "fused_reduction_two_outputs": (lambda b, x: hand_fused(b, [x], lambda g, p: (
+        lambda m: [g.exp(g.sub(p, m)), m])(g.reduce_max(p, axes=(1,), keepdims=True))),
+        [(3, 4)]),
 }
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from mlc.backends.loop import LoweringError, evaluate, kernel_args, lower_node, print_kernel
 from mlc.backends.loop.verify import verify_kernel
 from mlc.interp import run_traced
-from mlc.ir import DType, Graph, GraphBuilder
+from mlc.ir import DType, Graph, GraphBuilder, Value
 from mlc.passes import PassManager, parse_pipeline
 from mlc.text import print_node
 
@@ -48,6 +48,16 @@ def check_graph(graph: Graph, feeds: dict[str, np.ndarray], *, skip_unlowered: b
                         f"{node.op} -> {out.name}\n{print_node(node)}\n{print_kernel(kernel)}")
         checked += 1
     return checked
+
+
+def hand_fused(b: GraphBuilder, inputs, make_body, name: str = "hand") -> tuple[Value, ...]:
+    """A fused node built by hand, as text or a plugin pass may make one (the fuse pass makes
+    only one-output groups with at most one anchor): ``make_body(body, *params)`` returns the
+    values the body yields. Returns the node's outputs."""
+    body = GraphBuilder(name)
+    params = [body.input(f"p{k}", v.shape, v.dtype) for k, v in enumerate(inputs)]
+    body.outputs(*make_body(body, *params))
+    return tuple(b.node("fused", *inputs, body=body.graph).outputs)
 
 
 def random_array(rng: np.random.Generator, shape, dtype=np.float32) -> np.ndarray:

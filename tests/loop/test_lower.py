@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mlc.backends.loop import LoweringError, lower_node, print_kernel
+from mlc.backends.loop import LoweringError, kernel_args, lower_node, print_kernel
 from mlc.backends.loop.ir import Allocate
 from mlc.backends.loop.ops import COMPUTE, REDUCE, has_lowering
 from mlc.ir import DType, GraphBuilder
 from mlc.ops import all_ops
 from tests.strategies import random_feeds, random_graphs
 
-from tests.loop.helpers import check_graph, fuse, op_graph, random_array
+from tests.loop.helpers import check_graph, fuse, hand_fused, op_graph, random_array
 
 rng = np.random.default_rng(0)
 
@@ -196,6 +196,65 @@ def test_epilogue_that_broadcasts_the_reduction_uses_scratch():
     assert [n.op for n in graph.nodes] == ["fused"]
     assert isinstance(lower_node(graph.nodes[0]).body, Allocate)
     assert check_graph(graph, {"x": _data((3, 4))}) == 1
+
+
+def test_group_with_two_anchors_is_staged():
+    """softmax then a reduction over its result: each anchor fills a scratch buffer in turn and
+    the epilogue's nest reads the second (this raised "may hold one anchor")."""
+    b = GraphBuilder("g")
+    x = b.input("x", (3, 4))
+    (y,) = hand_fused(b, [x], lambda g, p: [g.relu(g.reduce_sum(
+        g.softmax(p, axis=1), axes=(0,), keepdims=True))])
+    b.outputs(y)
+    kernel = lower_node(b.graph.nodes[0])
+    scratch = []
+    body = kernel.body
+    while isinstance(body, Allocate):
+        scratch.append(body.buffer.name)
+        body = body.body
+    assert len(scratch) == 2
+    assert check_graph(b.graph, {"x": _data((3, 4))}) == 1
+
+
+def test_group_with_a_reduction_and_two_outputs():
+    """A group yielding both a reduction and a value computed from it (this raised "a group
+    with a reduction must have one output")."""
+    b = GraphBuilder("g")
+    x = b.input("x", (3, 4))
+    m, e = hand_fused(b, [x], lambda g, p: (
+        lambda m: [m, g.exp(g.sub(p, m))])(g.reduce_max(p, axes=(1,), keepdims=True)))
+    b.outputs(e, m)
+    assert check_graph(b.graph, {"x": _data((3, 4))}) == 1
+
+
+def test_nested_fused_node_lowers_as_one_group():
+    """A fused node inside a fused body joins the group (this raised "no loop-IR lowering for
+    fused"); the inner body's parameters read the outer values bound to them."""
+    b = GraphBuilder("g")
+    x, s = b.input("x", (2, 3)), b.input("s", (3,))
+    (y,) = hand_fused(b, [x, s], lambda g, p, q: [g.mul(hand_fused(
+        g, [p, q], lambda h, u, v: [h.softmax(h.add(u, v), axis=1)], name="inner")[0], p)])
+    b.outputs(y)
+    kernel = lower_node(b.graph.nodes[0])
+    assert sorted(p.name for p in kernel.inputs) == ["s", "x"]
+    assert check_graph(b.graph, {"x": _data((2, 3)), "s": _data((3,))}) == 1
+
+
+def test_body_constants_do_not_meet_outer_values_of_the_same_name():
+    """A body's constant named like a value outside it: the outer constant "c" is bound to a
+    parameter, the body holds its own "c" (an array and a scalar). The kernel owns the body's
+    constants, so kernel_args binds only the outer one (it bound both to "c", and the evaluator
+    saw 1 element where 28 were due)."""
+    b = GraphBuilder("g")
+    outer = b.const(_data((7, 4)), name="c")
+    (y,) = hand_fused(b, [outer], lambda g, p: [g.add(g.mul(p, g.const(_data((4,)), name="c")),
+                                                        g.const(np.float32(0.5), name="c"))])
+    b.outputs(y)
+    node = b.graph.nodes[0]
+    kernel = lower_node(node)
+    assert set(kernel_args(node)) == {"c"}
+    assert [name for name, _ in kernel.constants] == ["c_"]
+    assert check_graph(b.graph, {}) == 1
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
