@@ -70,6 +70,8 @@ GRAPHS = {
     "gelu": ("gelu", [(3, 5)], {"approximate": "none"}),
     "gelu_tanh": ("gelu", [(3, 5)], {"approximate": "tanh"}),
     "clip": ("clip", [(3, 5)], {"min": -0.5, "max": 0.5}),
+    "clip_to_inf": ("clip", [(3, 5)], {"min": np.inf}),
+    "clip_to_minus_inf": ("clip", [(3, 5)], {"max": -np.inf}),
     **{f"cast_{to}": ("cast", [(3, 4)], {"to": to}, None, (), {"x0": SPECIAL})
        for to in ["i32", "i8", "u8", "bool", "f16", "i64", "i16"]},
     "cast_u8_to_f32": ("cast", [(3, 4)], {"to": "f32"}, [np.uint8], (),

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mlc.backends.loop import LoweringError, kernel_args, lower_node, print_kernel
+from mlc.backends.loop import LoweringError, evaluate, kernel_args, lower_node, print_kernel
 from mlc.backends.loop.ir import Allocate
 from mlc.backends.loop.ops import COMPUTE, REDUCE, has_lowering
 from mlc.ir import DType, GraphBuilder
@@ -24,6 +24,12 @@ rng = np.random.default_rng(0)
 
 
 _data = functools.partial(random_array, rng)
+
+
+def evaluate_node(node, feeds):
+    """The first output of ``node``'s kernel on ``feeds``."""
+    kernel = lower_node(node)
+    return evaluate(kernel, kernel_args(node, feeds))[node.outputs[0].name]
 
 
 def check_op(op, shapes, attrs=None, dtypes=None, consts=()):
@@ -255,6 +261,18 @@ def test_body_constants_do_not_meet_outer_values_of_the_same_name():
     assert set(kernel_args(node)) == {"c"}
     assert [name for name, _ in kernel.constants] == ["c_"]
     assert check_graph(b.graph, {}) == 1
+
+
+@pytest.mark.parametrize("attrs, want", [({"min": np.inf}, np.inf), ({"max": -np.inf}, -np.inf),
+                                         ({"min": np.inf, "max": -np.inf}, -np.inf)])
+def test_clip_binds_infinite_bounds_that_bind(attrs, want):
+    """min=+inf and max=-inf bind (every number becomes that infinity); only min=-inf and
+    max=+inf are no bound. The lowering dropped every infinite bound."""
+    graph, feeds = op_graph(rng, "clip", [(3, 1)], attrs)
+    feeds["x0"][0, 0] = np.nan  # NaN stays NaN, as in the reference
+    assert check_graph(graph, feeds) == 1
+    got = evaluate_node(graph.nodes[0], feeds)
+    assert np.isnan(got[0, 0]) and (got[1:] == want).all()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

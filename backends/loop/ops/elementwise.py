@@ -98,19 +98,21 @@ def lower_float_unary(ctx, node, k, idx) -> Expr:
     return _math(ctx.arg(node, 0, idx), lambda x: fn(x, node.attrs))
 
 
-def _bound(value: float, dtype: DType) -> Expr | None:
-    """A clip bound in ``dtype``: saturated to the range of an integer dtype; None for ±inf on
-    floats, where it cannot bind."""
+def _bound(value: float, dtype: DType, unbound: float) -> Expr | None:
+    """A clip bound in ``dtype``: saturated to the range of an integer dtype; None when it cannot
+    bind a float: -inf as the lower bound, +inf as the upper (``unbound``). The other infinity
+    does bind: min=+inf makes every number +inf, max=-inf makes it -inf, as the reference does."""
     if dtype.is_int:
         info = np.iinfo(dtype.numpy)
         return ir.const(int(np.clip(value, info.min, info.max)), dtype)
-    return None if math.isinf(value) else ir.const(value, dtype)
+    return None if value == unbound else ir.const(value, dtype)
 
 
 @compute("clip")
 def lower_clip(ctx, node, k, idx) -> Expr:
     x = ctx.arg(node, 0, idx)
-    low, high = _bound(node.attrs["min"], x.dtype), _bound(node.attrs["max"], x.dtype)
+    low = _bound(node.attrs["min"], x.dtype, -math.inf)
+    high = _bound(node.attrs["max"], x.dtype, math.inf)
     if low is not None:
         x = ir.maximum(x, low)
     if high is not None:
