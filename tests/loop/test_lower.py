@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 from mlc.backends.loop import LoweringError, evaluate, kernel_args, lower_node, print_kernel
 from mlc.backends.loop.ir import Allocate
 from mlc.backends.loop.ops import COMPUTE, REDUCE, has_lowering
+from mlc.interp import run as interpret
 from mlc.ir import DType, GraphBuilder
 from mlc.ops import all_ops
 from tests.strategies import random_feeds, random_graphs
@@ -273,6 +274,24 @@ def test_clip_binds_infinite_bounds_that_bind(attrs, want):
     assert check_graph(graph, feeds) == 1
     got = evaluate_node(graph.nodes[0], feeds)
     assert np.isnan(got[0, 0]) and (got[1:] == want).all()
+
+
+@pytest.mark.parametrize("op, attrs", [
+    ("leaky_relu", {"alpha": 8e-121}),  # underflows to 0 in f32: -inf·0 would be NaN
+    ("hard_sigmoid", {"alpha": 2.5e-137, "beta": 0.0}),
+    ("hard_sigmoid", {"alpha": 1e-44, "beta": 0.0}),  # subnormal in f32: 2% of it lost
+    ("hard_sigmoid", {"alpha": 7e16, "beta": 2.2e-309}),  # subnormal in f64 too
+    ("leaky_relu", {"alpha": 1e300}),  # overflows f32 (the case handled before)
+])
+def test_attributes_that_do_not_fit_f32_are_applied_in_f64(op, attrs):
+    """The registry multiplies by alpha in f64; an attribute that underflows or is subnormal in
+    f32 must not be rounded there first (-inf · 8e-121 is -inf, not -inf · 0 = NaN; 1e-44 is
+    9.8e-45 in f32). Done in f64 and rounded once, the kernel equals the reference bit for bit."""
+    graph, feeds = op_graph(rng, op, [(2, 3)], attrs)
+    feeds["x0"][0] = [-np.inf, np.inf, 3e38]
+    feeds["x0"][1] = [-3e38, -1.5, 0.25]
+    want = interpret(graph, feeds)[graph.outputs[0].name]
+    np.testing.assert_array_equal(evaluate_node(graph.nodes[0], feeds), want)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
