@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mlc.ir import Graph
-from mlc.ir.graph import Node, Value
+from mlc.ir.graph import Node
 from mlc.memory import align_up, plan_memory
 from mlc.memory.plan import MemoryPlan
 
@@ -164,7 +164,7 @@ def _bind(graph: Graph, node: Node, kernel: Kernel, plan: MemoryPlan, weights: W
     owned = dict(kernel.constant_arrays())
     if owned:
         kernel = replace(kernel, constants=())
-    values = _values_by_name(node)
+    values = {v.name: v for v in node.inputs if v is not None}  # a body's constants are owned
     inputs = {v.name: i for i, v in enumerate(graph.inputs)}
     outputs = {v.name: i for i, v in enumerate(graph.outputs)}
     step = Step(kernel, node)
@@ -184,14 +184,6 @@ def _bind(graph: Graph, node: Node, kernel: Kernel, plan: MemoryPlan, weights: W
             raise CompileError(f"kernel {kernel.name}: no storage for parameter {name!r}",
                                hint="this is a bug in mlc; please report it")
     return step
-
-
-def _values_by_name(node: Node) -> dict[str, Value]:
-    values = {v.name: v for v in node.inputs if v is not None}
-    if node.body is not None:
-        for inner in node.body.nodes:
-            values.update({v.name: v for v in inner.inputs if v is not None and v.is_const})
-    return values
 
 
 def _output_copies(graph: Graph, weights: Weights) -> list[OutputCopy]:

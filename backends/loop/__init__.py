@@ -22,9 +22,10 @@ How a fused group becomes one loop nest (``lower.py``, ``ops/``)
     output. With a reduction anchor (reduce_*, softmax) the nest is the anchor's; producers inline
     into its loads and the elementwise consumers run on each finished value before it is stored
     (falling back to a scratch buffer when the epilogue broadcasts the reduced value). Convs,
-    matrix products, pools and norms are anchors of that kind too. Every core op has a
-    lowering; ``LoweringError`` is left for an op registered without one and for groups the
-    scheme cannot express (two anchors).
+    matrix products, pools and norms are anchors of that kind too. Any other group the IR
+    allows (several anchors, an anchor and several outputs, a fused node nested in a body)
+    takes the staged form: each anchor fills a scratch buffer, then one nest per output.
+    Every core op has a lowering; ``LoweringError`` is left for an op registered without one.
 
 Where schedules plug in
     Without schedules lowering produces the plain serial reference nest. With a target's

@@ -10,6 +10,13 @@ ops after it run inside the anchor's ``store`` callback on the finished value (t
 those before it inline into its loads. When the epilogue reads the anchor at another index (it
 broadcasts the reduced value, e.g. ``x - reduce_max(x)``), the anchor is first written to a
 scratch buffer and a second loop nest computes the epilogue from it.
+
+That staged form also lowers every other group the IR allows (the ``fuse`` pass makes none of
+them, but a fused node may come from text, a plugin pass or a test): several anchors, or an
+anchor and several outputs. Each anchor, in order, fills a scratch buffer that later anchors and
+the output nests read. A fused node nested in a body is lowered as part of the group (its body's
+nodes join it), and a constant a body holds itself becomes a constant the kernel owns, so it
+never meets a parameter of the same name from outside.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import numpy as np
 
 from mlc.errors import MlcError
 from mlc.ir.dtypes import DType
-from mlc.ir.graph import Node, Value
+from mlc.ir.graph import Graph, Node, Value
 
 from . import ir
 from .analysis import footprint
@@ -50,9 +57,10 @@ def lower_node(node: Node, *, schedule: Schedule | None = None,
     parallel) when it applies, and ``transform.schedule_loops`` then vectorizes and parallelizes
     the plain loop nests of the kernel. Without it the kernel is the plain serial reference.
     """
+    aliases: dict[int, Value] = {}
     if node.body is not None:
         body = node.body
-        nodes = list(body.nodes)
+        nodes = _flatten(body, aliases)
         outer = {id(inner): value for inner, value in zip(body.inputs, node.inputs)}
         outputs = list(zip(body.outputs, node.outputs))
     else:
@@ -65,7 +73,7 @@ def lower_node(node: Node, *, schedule: Schedule | None = None,
         raise LoweringError(f"no loop-IR lowering for {', '.join(missing)} yet{where}",
                             hint="add its lowering to backends/loop/ops, or run the ref target")
     kernel = _Group(f"{node.op}_{node.outputs[0].name}", nodes, outer, outputs,
-                    schedules).build()
+                    schedules, aliases).build()
     if schedules is not None:
         from .transform import schedule_loops
 
@@ -75,14 +83,34 @@ def lower_node(node: Node, *, schedule: Schedule | None = None,
 
 def kernel_args(node: Node, feeds: dict[str, object] | None = None) -> dict[str, object]:
     """Arrays for a kernel's input parameters: constants from the graph, the rest from ``feeds``
-    (value name → array). What a test or a backend binds before running the kernel."""
+    (value name → array). What a test or a backend binds before running the kernel.
+
+    Only the node's own inputs are parameters: a constant inside a fused body is owned by the
+    kernel (``Kernel.constants``). Body names live in their own scope, so binding those here by
+    name would let a body constant replace an outside value that happens to share its name."""
     args = dict(feeds or {})
-    readers = [node] + (list(node.body.nodes) if node.body is not None else [])
-    for reader in readers:
-        for value in reader.inputs:
-            if value is not None and value.is_const:
-                args[value.name] = value.const
+    for value in node.inputs:
+        if value is not None and value.is_const:
+            args[value.name] = value.const
     return args
+
+
+def _flatten(body: Graph, aliases: dict[int, Value]) -> list[Node]:
+    """``body``'s nodes in order, each nested fused node replaced by its own body's nodes.
+
+    ``aliases`` learns, for every nested node, which value each of its body's parameters stands
+    for and which body value each of its outputs is, so the group reads through the nesting."""
+    nodes: list[Node] = []
+    for node in body.nodes:
+        if node.body is None:
+            nodes.append(node)
+            continue
+        for param, value in zip(node.body.inputs, node.inputs):
+            aliases[id(param)] = value
+        for made, inner in zip(node.outputs, node.body.outputs):
+            aliases[id(made)] = inner
+        nodes += _flatten(node.body, aliases)
+    return nodes
 
 
 class _Fallback(Exception):
@@ -91,24 +119,45 @@ class _Fallback(Exception):
 
 class _Group:
     def __init__(self, name: str, nodes: Sequence[Node], outer: dict[int, Value],
-                 outputs: list[tuple[Value, Value]], schedules: Schedules | None = None):
+                 outputs: list[tuple[Value, Value]], schedules: Schedules | None = None,
+                 aliases: dict[int, Value] | None = None):
         self.name = name
         self.schedules = schedules
         self.members = {id(n) for n in nodes}
         self.nodes = nodes
         self.outer = outer
-        self.outputs = outputs
+        self.aliases = aliases or {}
+        self.outputs = [(self.resolve(inner), o) for inner, o in outputs]
         self.params: dict[str, Buffer] = {}
         self.scalars: dict[str, Expr] = {}
         for value in outer.values():
             self._bind(value)
         self.out_buffers = [Buffer(o.name, o.dtype, o.shape, "output") for _, o in outputs]
         self.owned: dict[str, bytes] = {}
+        self.held: dict[int, Expr | Buffer] = {}  # constants a body holds itself, by identity
+        self.scratch_names: set[str] = set()
         self.counters: dict[str, int] = {}
         self.cache: dict[tuple[int, tuple[Expr, ...]], Expr] = {}
         self.anchor: Node | None = None
-        self.anchor_buffer: Buffer | None = None
+        self.staged: dict[int, Buffer] = {}  # anchor output → the scratch buffer holding it
         self.override: tuple[tuple[Expr, ...], Expr] | None = None
+
+    def resolve(self, value: Value) -> Value:
+        """``value`` as this group sees it: a nested fused node's output is the value its body
+        yields, and a nested body's parameter is the value bound to it."""
+        while id(value) in self.aliases:
+            value = self.aliases[id(value)]
+        return value
+
+    def source(self, value: Value) -> Value:
+        """The value ``value`` reads from: the node's input bound to it when it is a parameter of
+        the group (so a lowering can see that it is a graph constant), else itself."""
+        value = self.resolve(value)
+        return self.outer.get(id(value), value)
+
+    def _taken(self, name: str) -> bool:
+        return (name in self.params or name in self.scalars or name in self.scratch_names
+                or any(b.name == name for b in self.out_buffers))
 
     def _bind(self, value: Value) -> Expr | Buffer:
         """The parameter (or inlined scalar) for a value from outside the group."""
@@ -124,8 +173,10 @@ class _Group:
     def constant(self, name: str, array: np.ndarray) -> Buffer:
         """A const param holding ``array``, owned by the kernel (a table made from attributes)."""
         array = np.ascontiguousarray(array)
-        while name in self.params or name in self.scalars:
-            if self.owned.get(name) == array.tobytes():
+        while self._taken(name):
+            if name in self.params and self.owned.get(name) == array.tobytes() \
+                    and self.params[name].dtype == DType.from_numpy(array.dtype) \
+                    and self.params[name].shape == array.shape:
                 return self.params[name]  # the same table, asked for again
             name += "_"
         self.params[name] = Buffer(name, DType.from_numpy(array.dtype), array.shape, "const")
@@ -169,19 +220,36 @@ class _Group:
         value = node.inputs[i]
         return self.load(value, ir.broadcast_index(value.shape, node.outputs[0].shape, idx))
 
+    def _read(self, value: Value) -> Expr | Buffer | None:
+        """What a group input or constant reads from (a parameter or an inlined scalar); None for
+        a value made inside the group. ``value`` is resolved."""
+        if id(value) in self.outer:
+            return self._bind(self.outer[id(value)])
+        if not value.is_const:
+            return None
+        # A constant the body holds itself: its name is the body's, so it may equal a parameter's
+        # name from outside; the kernel owns it under a name of its own (``constant``).
+        if id(value) not in self.held:
+            if value.const.size == 1:
+                self.held[id(value)] = ir.const(value.const.reshape(-1)[0].item(), value.dtype)
+            else:
+                self.held[id(value)] = self.constant(value.name, value.const)
+        return self.held[id(value)]
+
     def load(self, value: Value, idx: tuple[Expr, ...]) -> Expr:
         """One element of ``value``: a parameter load, or its producer's inlined expression."""
-        if id(value) in self.outer or value.is_const:  # (a body may hold constants of its own)
-            source = self._bind(self.outer.get(id(value), value))
+        value = self.resolve(value)
+        source = self._read(value)
+        if source is not None:
             if isinstance(source, Expr):
                 return source
             return ir.Load(source, ir.flat_index(value.shape, idx))
         producer = value.producer
         if producer is None or id(producer) not in self.members:
             raise AssertionError(f"value {value.name} is neither a group input nor made inside")
+        if id(value) in self.staged:
+            return ir.Load(self.staged[id(value)], ir.flat_index(value.shape, idx))
         if producer is self.anchor:
-            if self.anchor_buffer is not None:
-                return ir.Load(self.anchor_buffer, ir.flat_index(value.shape, idx))
             if self.override is None or self.override[0] != tuple(idx):
                 raise _Fallback
             return self.override[1]
@@ -194,19 +262,19 @@ class _Group:
     def load_flat(self, value: Value, flat: Expr) -> Expr:
         """One element of ``value`` by row-major offset (reshape needs no index arithmetic when
         its input is a parameter)."""
-        if id(value) in self.outer or value.is_const:
-            source = self._bind(self.outer.get(id(value), value))
+        value = self.resolve(value)
+        source = self._read(value)
+        if source is not None:
             return source if isinstance(source, Expr) else ir.Load(source, flat)
         return self.load(value, ir.unravel(value.shape, flat))
 
     # -- building -------------------------------------------------------------------------------
     def build(self) -> Kernel:
         anchors = [n for n in self.nodes if n.op in REDUCE]
-        if len(anchors) > 1:
-            raise LoweringError(f"a fused group may hold one anchor, {self.name} has "
-                                f"{len(anchors)}: {', '.join(n.op for n in anchors)}")
-        if anchors:
+        if len(anchors) == 1 and len(self.outputs) == 1:
             body = self._anchored(anchors[0])
+        elif anchors:
+            body = self._staged(anchors)
         else:
             body = ir.block(*(self.loop_nest(inner.shape, self._storer(buf, inner))
                               for (inner, _), buf in zip(self.outputs, self.out_buffers)))
@@ -219,8 +287,9 @@ class _Group:
         return lambda idx: Store(buffer, ir.flat_index(value.shape, idx), self.load(value, idx))
 
     def _anchored(self, anchor: Node) -> Stmt:
-        if len(self.outputs) != 1 or len(anchor.outputs) != 1:
-            raise LoweringError(f"{self.name}: a group with a reduction must have one output")
+        """One anchor and one output: the epilogue runs in the anchor's store when it can."""
+        if len(anchor.outputs) != 1:
+            return self._staged([anchor])
         self.anchor = anchor
         inner, _ = self.outputs[0]
         out = self.out_buffers[0]
@@ -235,13 +304,36 @@ class _Group:
                     out, ir.flat_index(inner.shape, idx), self._epilogue(inner, idx, v)))
             except _Fallback:
                 self.counters.clear()  # start the names afresh for the two-nest form
-        scratch = Buffer(f"{made.name}_tmp", made.dtype, made.shape, "scratch")
-        self.anchor_buffer = scratch
+        self.anchor = None
         self.cache.clear()
-        fill = reduce(self, anchor,
-                      lambda idx, v: Store(scratch, ir.flat_index(made.shape, idx), v))
-        rest = self.loop_nest(inner.shape, self._storer(out, inner))
-        return Allocate(scratch, ir.block(fill, rest))
+        return self._staged([anchor])
+
+    def _staged(self, anchors: list[Node]) -> Stmt:
+        """Each anchor (in order) fills a scratch buffer; then one loop nest per output reads
+        them. Loads of an anchor's result, by later anchors or by the outputs, read its buffer."""
+        fills: list[Stmt] = []
+        scratch: list[Buffer] = []
+        for anchor in anchors:
+            if len(anchor.outputs) != 1:
+                raise LoweringError(f"{self.name}: {anchor.op} has {len(anchor.outputs)} outputs; "
+                                    f"a loop-IR reduction makes one")
+            made = anchor.outputs[0]
+            name = f"{made.name}_tmp"
+            while self._taken(name):
+                name += "_"
+            self.scratch_names.add(name)
+            buffer = Buffer(name, made.dtype, made.shape, "scratch")
+            fills.append(self._emitter(anchor)(
+                self, anchor,
+                lambda idx, v, b=buffer, m=made: Store(b, ir.flat_index(m.shape, idx), v)))
+            self.staged[id(made)] = buffer
+            scratch.append(buffer)
+        nests = [self.loop_nest(inner.shape, self._storer(buf, inner))
+                 for (inner, _), buf in zip(self.outputs, self.out_buffers)]
+        body = ir.block(*fills, *nests)
+        for buffer in reversed(scratch):
+            body = Allocate(buffer, body)
+        return body
 
     def _emitter(self, anchor: Node) -> Callable:
         """The anchor's loop-nest emitter: its scheduled lowering when there are schedules and

@@ -115,6 +115,16 @@ def parse_scalar(text: str, dtype: DType):
     return narrowed
 
 
+NOT_IN_SIDECAR_KEYS = re.compile("[\x00\ud800-\udfff]")
+"""What a sidecar key cannot hold: it names a member of the .npz zip archive, and zip readers
+(Python's among them) end a member name at NUL, while a lone surrogate has no UTF-8 spelling."""
+
+
 def external_key(prefix: str, name: str) -> str:
-    """Sidecar key of a constant: its name at top level, ``<fused output>/<name>`` in a body."""
-    return f"{prefix}/{name}" if prefix else name
+    """Sidecar key of a constant: its name at top level, ``<fused output>/<name>`` in a body.
+
+    Names may be any string, so the characters a key cannot hold (``NOT_IN_SIDECAR_KEYS``) are
+    spelled as ``\\uXXXX``. The printer writes a key that differs from the name in the text and
+    makes every key unique (``~2``, ``~3``, …), so the name itself still round-trips exactly."""
+    key = f"{prefix}/{name}" if prefix else name
+    return NOT_IN_SIDECAR_KEYS.sub(lambda m: f"\\u{ord(m.group()):04x}", key)

@@ -89,3 +89,24 @@ def test_weights_c_holds_exact_literals():
         body = arrays[names.prefixed(entry.key, "mlc_w_")]
         parsed = np.array([float(v.strip().rstrip("f")) for v in body.split(",")], np.float32)
         assert parsed.tobytes() == entry.array.astype(np.float32).tobytes(), entry.key
+
+
+def test_a_body_constant_named_like_a_graph_value_binds_to_its_own_data(tmp_path):
+    """A fused body holding constants named "x" and "w", like the graph's input and weight:
+    the kernel owns the body's constants, so the program binds "x" to the input and "w" to the
+    outer weight (it looked every name up in one table where the body's constants won)."""
+    from mlc.ir import GraphBuilder
+    from tests.loop.helpers import hand_fused
+
+    rng = np.random.default_rng(0)
+    b = GraphBuilder("g")
+    x = b.input("x", (2, 4))
+    w = b.const(rng.standard_normal((2, 4)).astype(np.float32), name="w")
+    (y,) = hand_fused(b, [x, w], lambda g, p, q: [g.add(
+        g.mul(p, g.const(rng.standard_normal((4,)).astype(np.float32), name="x")),
+        g.mul(q, g.const(rng.standard_normal((2, 4)).astype(np.float32), name="w")))])
+    b.outputs(y)
+    artifact = mlc.compile(b.graph, target="c", output=tmp_path / "a", level="O0")
+    feeds = {"x": rng.standard_normal((2, 4)).astype(np.float32)}
+    (got,) = load(artifact).run(feeds)
+    np.testing.assert_allclose(got, run(b.graph, feeds, as_list=True)[0], rtol=1e-6, atol=0)

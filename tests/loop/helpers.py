@@ -7,9 +7,10 @@ import numpy as np
 from mlc.backends.loop import LoweringError, evaluate, kernel_args, lower_node, print_kernel
 from mlc.backends.loop.verify import verify_kernel
 from mlc.interp import run_traced
-from mlc.ir import DType, Graph, GraphBuilder
+from mlc.ir import DType, Graph, GraphBuilder, Value
 from mlc.passes import PassManager, parse_pipeline
 from mlc.text import print_node
+from tests.rounding import assert_within, rounding_bounds
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -19,10 +20,14 @@ def fuse(graph: Graph) -> Graph:
     return graph
 
 
-def assert_same(got: np.ndarray, want: np.ndarray, what: str) -> None:
+def assert_same(got: np.ndarray, want: np.ndarray, what: str,
+                bound: np.ndarray | None = None) -> None:
+    """Ints and bools exactly; floats within RTOL/ATOL plus ``bound``, the rounding by which two
+    evaluation orders may differ (tests/rounding.py): the evaluator sums a·b products one by one,
+    numpy's BLAS with fused multiply-adds, so cancelling or overflowing terms round apart."""
     assert got.shape == want.shape and got.dtype == want.dtype, what
     if want.dtype.kind == "f":
-        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True, err_msg=what)
+        assert_within(got, want, what, rtol=RTOL, atol=ATOL, bound=bound)
     else:
         np.testing.assert_array_equal(got, want, err_msg=what)
 
@@ -43,11 +48,24 @@ def check_graph(graph: Graph, feeds: dict[str, np.ndarray], *, skip_unlowered: b
         verify_kernel(kernel)
         inputs = {v.name: env[v.name] for v in node.inputs if v is not None and not v.is_const}
         got = evaluate(kernel, kernel_args(node, inputs))
+        with np.errstate(all="ignore"):
+            bounds = rounding_bounds(node, inputs)
         for out in node.outputs:
             assert_same(got[out.name], env[out.name],
-                        f"{node.op} -> {out.name}\n{print_node(node)}\n{print_kernel(kernel)}")
+                        f"{node.op} -> {out.name}\n{print_node(node)}\n{print_kernel(kernel)}",
+                        bounds.get(out.name))
         checked += 1
     return checked
+
+
+def hand_fused(b: GraphBuilder, inputs, make_body, name: str = "hand") -> tuple[Value, ...]:
+    """A fused node built by hand, as text or a plugin pass may make one (the fuse pass makes
+    only one-output groups with at most one anchor): ``make_body(body, *params)`` returns the
+    values the body yields. Returns the node's outputs."""
+    body = GraphBuilder(name)
+    params = [body.input(f"p{k}", v.shape, v.dtype) for k, v in enumerate(inputs)]
+    body.outputs(*make_body(body, *params))
+    return tuple(b.node("fused", *inputs, body=body.graph).outputs)
 
 
 def random_array(rng: np.random.Generator, shape, dtype=np.float32) -> np.ndarray:

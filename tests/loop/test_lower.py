@@ -11,19 +11,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mlc.backends.loop import LoweringError, lower_node, print_kernel
+from mlc.backends.loop import LoweringError, evaluate, kernel_args, lower_node, print_kernel
 from mlc.backends.loop.ir import Allocate
 from mlc.backends.loop.ops import COMPUTE, REDUCE, has_lowering
+from mlc.interp import run as interpret
 from mlc.ir import DType, GraphBuilder
 from mlc.ops import all_ops
 from tests.strategies import random_feeds, random_graphs
 
-from tests.loop.helpers import check_graph, fuse, op_graph, random_array
+from tests.loop.helpers import check_graph, fuse, hand_fused, op_graph, random_array
 
 rng = np.random.default_rng(0)
 
 
 _data = functools.partial(random_array, rng)
+
+
+def evaluate_node(node, feeds):
+    """The first output of ``node``'s kernel on ``feeds``."""
+    kernel = lower_node(node)
+    return evaluate(kernel, kernel_args(node, feeds))[node.outputs[0].name]
 
 
 def check_op(op, shapes, attrs=None, dtypes=None, consts=()):
@@ -196,6 +203,108 @@ def test_epilogue_that_broadcasts_the_reduction_uses_scratch():
     assert [n.op for n in graph.nodes] == ["fused"]
     assert isinstance(lower_node(graph.nodes[0]).body, Allocate)
     assert check_graph(graph, {"x": _data((3, 4))}) == 1
+
+
+def test_group_with_two_anchors_is_staged():
+    """softmax then a reduction over its result: each anchor fills a scratch buffer in turn and
+    the epilogue's nest reads the second (this raised "may hold one anchor")."""
+    b = GraphBuilder("g")
+    x = b.input("x", (3, 4))
+    (y,) = hand_fused(b, [x], lambda g, p: [g.relu(g.reduce_sum(
+        g.softmax(p, axis=1), axes=(0,), keepdims=True))])
+    b.outputs(y)
+    kernel = lower_node(b.graph.nodes[0])
+    scratch = []
+    body = kernel.body
+    while isinstance(body, Allocate):
+        scratch.append(body.buffer.name)
+        body = body.body
+    assert len(scratch) == 2
+    assert check_graph(b.graph, {"x": _data((3, 4))}) == 1
+
+
+def test_group_with_a_reduction_and_two_outputs():
+    """A group yielding both a reduction and a value computed from it (this raised "a group
+    with a reduction must have one output")."""
+    b = GraphBuilder("g")
+    x = b.input("x", (3, 4))
+    m, e = hand_fused(b, [x], lambda g, p: (
+        lambda m: [m, g.exp(g.sub(p, m))])(g.reduce_max(p, axes=(1,), keepdims=True)))
+    b.outputs(e, m)
+    assert check_graph(b.graph, {"x": _data((3, 4))}) == 1
+
+
+def test_nested_fused_node_lowers_as_one_group():
+    """A fused node inside a fused body joins the group (this raised "no loop-IR lowering for
+    fused"); the inner body's parameters read the outer values bound to them."""
+    b = GraphBuilder("g")
+    x, s = b.input("x", (2, 3)), b.input("s", (3,))
+    (y,) = hand_fused(b, [x, s], lambda g, p, q: [g.mul(hand_fused(
+        g, [p, q], lambda h, u, v: [h.softmax(h.add(u, v), axis=1)], name="inner")[0], p)])
+    b.outputs(y)
+    kernel = lower_node(b.graph.nodes[0])
+    assert sorted(p.name for p in kernel.inputs) == ["s", "x"]
+    assert check_graph(b.graph, {"x": _data((2, 3)), "s": _data((3,))}) == 1
+
+
+def test_body_constants_do_not_meet_outer_values_of_the_same_name():
+    """A body's constant named like a value outside it: the outer constant "c" is bound to a
+    parameter, the body holds its own "c" (an array and a scalar). The kernel owns the body's
+    constants, so kernel_args binds only the outer one (it bound both to "c", and the evaluator
+    saw 1 element where 28 were due)."""
+    b = GraphBuilder("g")
+    outer = b.const(_data((7, 4)), name="c")
+    (y,) = hand_fused(b, [outer], lambda g, p: [g.add(g.mul(p, g.const(_data((4,)), name="c")),
+                                                        g.const(np.float32(0.5), name="c"))])
+    b.outputs(y)
+    node = b.graph.nodes[0]
+    kernel = lower_node(node)
+    assert set(kernel_args(node)) == {"c"}
+    assert [name for name, _ in kernel.constants] == ["c_"]
+    assert check_graph(b.graph, {}) == 1
+
+
+@pytest.mark.parametrize("attrs, want", [({"min": np.inf}, np.inf), ({"max": -np.inf}, -np.inf),
+                                         ({"min": np.inf, "max": -np.inf}, -np.inf)])
+def test_clip_binds_infinite_bounds_that_bind(attrs, want):
+    """min=+inf and max=-inf bind (every number becomes that infinity); only min=-inf and
+    max=+inf are no bound. The lowering dropped every infinite bound."""
+    graph, feeds = op_graph(rng, "clip", [(3, 1)], attrs)
+    feeds["x0"][0, 0] = np.nan  # NaN stays NaN, as in the reference
+    assert check_graph(graph, feeds) == 1
+    got = evaluate_node(graph.nodes[0], feeds)
+    assert np.isnan(got[0, 0]) and (got[1:] == want).all()
+
+
+@pytest.mark.parametrize("op, attrs", [
+    ("leaky_relu", {"alpha": 8e-121}),  # underflows to 0 in f32: -inf·0 would be NaN
+    ("hard_sigmoid", {"alpha": 2.5e-137, "beta": 0.0}),
+    ("hard_sigmoid", {"alpha": 1e-44, "beta": 0.0}),  # subnormal in f32: 2% of it lost
+    ("hard_sigmoid", {"alpha": 7e16, "beta": 2.2e-309}),  # subnormal in f64 too
+    ("leaky_relu", {"alpha": 1e300}),  # overflows f32 (the case handled before)
+])
+def test_attributes_that_do_not_fit_f32_are_applied_in_f64(op, attrs):
+    """The registry multiplies by alpha in f64; an attribute that underflows or is subnormal in
+    f32 must not be rounded there first (-inf · 8e-121 is -inf, not -inf · 0 = NaN; 1e-44 is
+    9.8e-45 in f32). Done in f64 and rounded once, the kernel equals the reference bit for bit."""
+    graph, feeds = op_graph(rng, op, [(2, 3)], attrs)
+    feeds["x0"][0] = [-np.inf, np.inf, 3e38]
+    feeds["x0"][1] = [-3e38, -1.5, 0.25]
+    want = interpret(graph, feeds)[graph.outputs[0].name]
+    np.testing.assert_array_equal(evaluate_node(graph.nodes[0], feeds), want)
+
+
+def test_gemm_whose_products_overflow_may_round_either_way():
+    """Products beyond f32's range: the evaluator rounds each a·b (to ±inf, then inf - inf is
+    NaN), numpy's BLAS fuses them into the sum (-7.6e48 + 5.9e48 rounds to -inf). Both are
+    correct f32 evaluations; the comparison leaves such elements free (tests/rounding.py) and
+    still holds the others."""
+    b = GraphBuilder("g")
+    a = b.const(np.array([[-2.4e-22, 1.2e32], [-7.7e-24, 1.3e32], [-6.5e-23, 8.4e31]],
+                         np.float32))
+    w = b.const(np.array([[-0.0, -0.0, -0.0], [-0.0, -5.8e16, 7.0e16]], np.float32))
+    b.outputs(b.gemm(a, w, None, alpha=1.1, beta=2.7e265, trans_a=True, trans_b=True))
+    assert check_graph(b.graph, {}) == 1
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

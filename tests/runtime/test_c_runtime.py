@@ -21,6 +21,7 @@ STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 POOL_TEST_C = r"""
 #include "mlc_runtime.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 typedef struct { int32_t *counts; int64_t inner; int64_t outer; } cover_t;
@@ -59,24 +60,53 @@ MLC_EXPORT void tp_nested(int64_t outer, int64_t inner, int32_t *counts) {
     mlc_parallel_for(outer, run_outer, &c);
 }
 
-typedef struct { pthread_t *ids; } ids_t;
+typedef struct {
+    pthread_t *ids;
+    pthread_mutex_t lock;
+    pthread_t *arrived; /* the distinct threads that have started a task */
+    int count, want;
+    uint64_t deadline; /* when tasks stop waiting for more threads: a pool bug fails, not hangs */
+} ids_t;
 
-/* Each task takes 10 ms, long enough that every pool thread wakes up and claims a block
- * before the others could have run them all (blocks are claimed, not assigned). */
+/* Blocks are claimed, not assigned: a worker the OS has not scheduled yet holds nobody up, the
+ * threads that are running take its blocks. So how many threads run a job depends on timing,
+ * and no fixed task length guarantees that every worker gets a block on a loaded machine. What
+ * the pool does guarantee is that every woken worker joins the running job: so each task waits
+ * until `want` distinct threads have started one. A waiting thread holds its block, so the
+ * remaining blocks go to the threads still to come, whenever they are scheduled (within 10 s
+ * of the call, which only a pool that leaves a worker asleep misses). */
 static void record_thread(void *p, int64_t i) {
-    uint64_t start = mlc_now_ns();
-    ((ids_t *)p)->ids[i] = pthread_self();
-    while (mlc_now_ns() - start < 10000000u) {
+    ids_t *c = (ids_t *)p;
+    pthread_t self = pthread_self();
+    int k, known = 0, count;
+    c->ids[i] = self;
+    pthread_mutex_lock(&c->lock);
+    for (k = 0; k < c->count; ++k) known |= pthread_equal(c->arrived[k], self);
+    if (!known) c->arrived[c->count++] = self;
+    pthread_mutex_unlock(&c->lock);
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        count = c->count;
+        pthread_mutex_unlock(&c->lock);
+        if (count >= c->want || mlc_now_ns() > c->deadline) break;
+        sched_yield();
     }
 }
 
-/* How many different threads ran the n tasks. */
-MLC_EXPORT int tp_distinct_threads(int64_t n) {
+/* How many different threads ran the n tasks, each waiting for `want` threads to arrive. */
+MLC_EXPORT int tp_distinct_threads(int64_t n, int want) {
     ids_t c;
     int64_t i, j;
     int distinct = 0;
     c.ids = (pthread_t *)malloc(sizeof(pthread_t) * (size_t)n);
+    c.arrived = (pthread_t *)malloc(sizeof(pthread_t) * (size_t)n);
+    c.count = 0;
+    c.want = want;
+    c.deadline = mlc_now_ns() + 10000000000u;
+    pthread_mutex_init(&c.lock, NULL);
     mlc_parallel_for(n, record_thread, &c);
+    pthread_mutex_destroy(&c.lock);
+    free(c.arrived);
     for (i = 0; i < n; ++i) {
         int seen = 0;
         for (j = 0; j < i; ++j) seen |= pthread_equal(c.ids[i], c.ids[j]);
@@ -138,7 +168,7 @@ def build_pool_lib(folder) -> ctypes.CDLL:
     lib.tp_cover.argtypes = [ctypes.c_int64, counts]
     lib.tp_repeat.argtypes = [ctypes.c_int64, ctypes.c_int, counts]
     lib.tp_nested.argtypes = [ctypes.c_int64, ctypes.c_int64, counts]
-    lib.tp_distinct_threads.argtypes = [ctypes.c_int64]
+    lib.tp_distinct_threads.argtypes = [ctypes.c_int64, ctypes.c_int]
     lib.tp_resize_inside.argtypes = [ctypes.c_int64]
     lib.tp_two_submitters.argtypes = [ctypes.c_int64, ctypes.c_int, counts, counts]
     lib.mlc_now_ns.restype = ctypes.c_uint64
@@ -169,8 +199,12 @@ def test_parallel_for_covers_every_index_exactly_once(pool, threads, n):
 
 @pytest.mark.parametrize("threads, n, expected", [(4, 2, 2), (4, 4, 4), (3, 12, 3), (1, 5, 1)])
 def test_work_is_spread_over_min_of_n_and_pool_size_threads(pool, threads, n, expected):
+    """Every woken worker joins the job: with each task waiting until ``expected`` threads have
+    started one (tp_distinct_threads), exactly min(n, pool size) threads run the n tasks. Not
+    how many threads run tasks that finish at once: blocks are claimed by whoever is free, so
+    on a loaded machine a worker scheduled late rightly finds its share taken."""
     pool.mlc_num_threads(threads)
-    assert pool.tp_distinct_threads(n) == expected
+    assert pool.tp_distinct_threads(n, expected) == expected
 
 
 def test_repeated_calls_reuse_the_pool(pool):
@@ -201,7 +235,7 @@ def test_resizing_the_pool(pool):
         assert pool.mlc_num_threads(0) == threads  # 0 and negatives only ask
         assert pool.mlc_num_threads(-1) == threads
         assert (cover(pool, 50) == 1).all()
-        assert pool.tp_distinct_threads(2 * threads) == threads
+        assert pool.tp_distinct_threads(2 * threads, threads) == threads
 
 
 def test_resizing_from_inside_a_task_is_refused(pool):
@@ -214,7 +248,7 @@ def test_default_size_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("MLC_NUM_THREADS", "3")
     lib = build_pool_lib(tmp_path)  # a fresh library: its pool starts at the first call
     assert lib.mlc_num_threads(0) == 3
-    assert lib.tp_distinct_threads(6) == 3
+    assert lib.tp_distinct_threads(6, 3) == 3
 
 
 def test_abi_services(pool):

@@ -45,12 +45,33 @@ def test_a_graph_without_large_constants_writes_no_sidecar(tmp_path):
     assert print_graph(load_text(tmp_path / "m.mlc")) == print_graph(b.graph)
 
 
-@pytest.mark.parametrize("name", ["file", "allow_pickle", "a/b", "日本 語", "x.npy", '"'])
+@pytest.mark.parametrize("name", ["file", "allow_pickle", "a/b", "日本 語", "x.npy", '"', "\x00",
+                                  "a\x00b", "\ud800"])
 def test_any_constant_name_is_a_valid_sidecar_key(tmp_path, name):
+    """Names may be any string; the key spells what a zip member name cannot hold (NUL ends it,
+    a lone surrogate has no UTF-8) as an escape, and the text names that key."""
     graph = _model(name)
     save_text(graph, tmp_path / "m.mlc")
     loaded = load_text(tmp_path / "m.mlc")
     np.testing.assert_array_equal(loaded.constants[name].const, graph.constants[name].const)
+    assert print_graph(loaded) == print_graph(graph)
+
+
+def test_escaped_sidecar_keys_stay_unique(tmp_path):
+    """"\x00" is keyed "\\u0000", which is also the name of the next constant: the second gets
+    the key "\\u0000~2", and each name comes back with its own array."""
+    rng = np.random.default_rng(1)
+    b = GraphBuilder("m")
+    x = b.input("x", (1, 8))
+    names = ["\x00", "\\u0000"]
+    weights = [b.const(rng.standard_normal((8, 8)).astype(np.float32), name=n) for n in names]
+    b.outputs(b.matmul(b.matmul(x, weights[0]), weights[1]))
+    save_text(b.graph, tmp_path / "m.mlc")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
+        assert sorted(npz.keys()) == ["\\u0000", "\\u0000~2"]
+    loaded = load_text(tmp_path / "m.mlc")
+    for name, weight in zip(names, weights):
+        np.testing.assert_array_equal(loaded.constants[name].const, weight.const)
 
 
 def test_mlc_load_and_save_use_the_text_format(tmp_path):

@@ -27,22 +27,29 @@ def _c(x: Expr, value) -> Expr:
 
 
 def _fits(x: Expr, *values: float) -> bool:
-    """Every finite value stays finite in x's dtype (else the registry's f64 math differs)."""
-    with np.errstate(over="ignore"):
-        return all(not math.isfinite(v) or math.isfinite(float(x.dtype.numpy.type(v)))
-                   for v in values)
+    """Every value keeps its precision in x's dtype: ±inf, 0, or a normal number there. Else the
+    registry's f64 math differs: an attribute that overflows (1e300) or underflows (1e-300, which
+    rounds to 0 in f32) turns 0 · 1e300 or inf · 1e-300 into NaN, and a subnormal one has lost
+    bits of its significand. In f64, the registry's own precision, every value fits."""
+    if x.dtype == DType.float64:
+        return True
+    info = np.finfo(x.dtype.numpy)
+    with np.errstate(over="ignore", under="ignore"):
+        rounded = [abs(float(x.dtype.numpy.type(v))) for v in values]
+    return all(not math.isfinite(v) or v == 0 or info.tiny <= r <= info.max
+               for v, r in zip(values, rounded))
 
 
 def _scale(x: Expr, factor: float) -> Expr:
-    """x * factor; in f64 when factor overflows x's dtype (the registry multiplies in f64, so
-    0 * 1e300 is 0 there, not NaN)."""
+    """x * factor; in f64 when factor does not fit x's dtype (the registry multiplies in f64, so
+    0 * 1e300 is 0 there, not NaN, and -inf * 1e-300 is -inf, not NaN)."""
     if not _fits(x, factor):
         return ir.cast(x.dtype, ir.mul(ir.cast(DType.float64, x), ir.const(factor, DType.float64)))
     return ir.mul(x, _c(x, factor))
 
 
 def _hard_sigmoid(x: Expr, alpha: float, beta: float) -> Expr:
-    """clip(alpha·x + beta, 0, 1), in f64 when an attribute overflows x's dtype."""
+    """clip(alpha·x + beta, 0, 1), in f64 when an attribute does not fit x's dtype."""
     if not _fits(x, alpha, beta):
         return ir.cast(x.dtype, _hard_sigmoid(ir.cast(DType.float64, x), alpha, beta))
     return ir.clamp(ir.add(ir.mul(x, _c(x, alpha)), _c(x, beta)), _c(x, 0.0), _c(x, 1.0))
@@ -98,19 +105,21 @@ def lower_float_unary(ctx, node, k, idx) -> Expr:
     return _math(ctx.arg(node, 0, idx), lambda x: fn(x, node.attrs))
 
 
-def _bound(value: float, dtype: DType) -> Expr | None:
-    """A clip bound in ``dtype``: saturated to the range of an integer dtype; None for ±inf on
-    floats, where it cannot bind."""
+def _bound(value: float, dtype: DType, unbound: float) -> Expr | None:
+    """A clip bound in ``dtype``: saturated to the range of an integer dtype; None when it cannot
+    bind a float: -inf as the lower bound, +inf as the upper (``unbound``). The other infinity
+    does bind: min=+inf makes every number +inf, max=-inf makes it -inf, as the reference does."""
     if dtype.is_int:
         info = np.iinfo(dtype.numpy)
         return ir.const(int(np.clip(value, info.min, info.max)), dtype)
-    return None if math.isinf(value) else ir.const(value, dtype)
+    return None if value == unbound else ir.const(value, dtype)
 
 
 @compute("clip")
 def lower_clip(ctx, node, k, idx) -> Expr:
     x = ctx.arg(node, 0, idx)
-    low, high = _bound(node.attrs["min"], x.dtype), _bound(node.attrs["max"], x.dtype)
+    low = _bound(node.attrs["min"], x.dtype, -math.inf)
+    high = _bound(node.attrs["max"], x.dtype, math.inf)
     if low is not None:
         x = ir.maximum(x, low)
     if high is not None:

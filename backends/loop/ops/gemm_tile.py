@@ -30,9 +30,9 @@ OutFn = Callable[[int, Expr, Expr], Stmt]  # (row, column, value) -> the store o
 
 def constant_of(ctx, value) -> np.ndarray | None:
     """The array of ``value`` when it is a graph constant, else None. Inside a fused group the
-    weights are the body's inputs, bound to the constants outside (``ctx.outer``)."""
-    outer = getattr(ctx, "outer", {}).get(id(value), value)
-    return outer.const if outer.is_const else None
+    weights are the body's inputs, bound to the constants outside (``ctx.source``)."""
+    source = ctx.source(value)
+    return source.const if source.is_const else None
 
 
 def when(ctx, cond: Expr, body: Stmt) -> Stmt:

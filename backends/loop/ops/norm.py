@@ -27,7 +27,7 @@ f64 = DType.float64
 def const_array(ctx, value: Value) -> np.ndarray | None:
     """The data of ``value`` when it is a graph constant (seen through a fused body's
     parameters), else None."""
-    source = ctx.outer.get(id(value), value)
+    source = ctx.source(value)
     return source.const if source.is_const else None
 
 
