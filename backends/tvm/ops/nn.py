@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from tvm import te, tirx, topi
 
 from . import te_op
@@ -96,29 +98,14 @@ def _pool(node, args, kind: str):
     return narrow(y, dtype_of(x))
 
 
-@te_op("max_pool2d")
-def _max_pool2d(node, args):
-    return _pool(node, args, "max")
-
-
-@te_op("avg_pool2d")
-def _avg_pool2d(node, args):
-    return _pool(node, args, "avg")
-
-
 def _global_pool(node, args, kind: str):
     x = args[0]
     return reduce_over(x, list(range(2, len(x.shape))), True, kind)
 
 
-@te_op("global_avg_pool")
-def _global_avg_pool(node, args):
-    return _global_pool(node, args, "avg")
-
-
-@te_op("global_max_pool")
-def _global_max_pool(node, args):
-    return _global_pool(node, args, "max")
+for _kind in ("max", "avg"):
+    te_op(f"{_kind}_pool2d")(partial(_pool, kind=_kind))
+    te_op(f"global_{_kind}_pool")(partial(_global_pool, kind=_kind))
 
 
 @te_op("conv2d_transpose")
