@@ -63,6 +63,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 import numpy as np
 
 from mlc.ir import Graph, GraphBuilder, Node, Value, remove_dead, remove_if_dead, replace_node
+from mlc.ir.builder import OpMethods
 
 from .base import Pass, PassError
 
@@ -134,7 +135,7 @@ class Either(Pattern):
         self.alternatives = tuple(alternatives)
 
 
-class PatternBuilder:
+class PatternBuilder(OpMethods):
     """The ``p`` a rule's ``pattern`` receives: GraphBuilder's calls, building patterns instead."""
 
     def any(self, name: str | None = None, *, optional: bool = False) -> Var:
@@ -173,18 +174,6 @@ class PatternBuilder:
         node = NodePattern(op, inputs, constraints, commutative, name)
         outs = tuple(Out(node, i) for i in range(outputs))
         return outs[0] if outputs == 1 else outs
-
-    def __getattr__(self, op: str) -> Callable[..., Any]:
-        if op.startswith("_"):
-            raise AttributeError(op)
-        from mlc.ops import get_op
-
-        get_op(op)  # a misspelt op fails here, with the registry's message
-
-        def apply(*inputs: Pattern | None, **kwargs: Any):
-            return self.op(op, *inputs, **kwargs)
-
-        return apply
 
 
 def root_ops(pattern: Pattern) -> set[str]:
