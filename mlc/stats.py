@@ -13,8 +13,6 @@ from typing import Sequence
 from mlc.errors import ShapeError
 from mlc.ir.graph import Graph
 
-STAT_KEYS = ("nodes", "ops", "params", "macs", "activation_bytes")
-
 
 def _params(graph: Graph) -> int:
     """Elements of every constant, those a fused body holds itself included."""
