@@ -39,17 +39,7 @@ class ExportError(MlcError):
     """The graph cannot be written as ONNX (an op without an ONNX equivalent, a bad opset…)."""
 
 
-ONNX_DTYPE: dict[DType, int] = {
-    DType.float32: TensorProto.FLOAT,
-    DType.float16: TensorProto.FLOAT16,
-    DType.float64: TensorProto.DOUBLE,
-    DType.int8: TensorProto.INT8,
-    DType.uint8: TensorProto.UINT8,
-    DType.int16: TensorProto.INT16,
-    DType.int32: TensorProto.INT32,
-    DType.int64: TensorProto.INT64,
-    DType.bool: TensorProto.BOOL,
-}
+ONNX_DTYPE: dict[DType, int] = {d: helper.np_dtype_to_tensor_dtype(d.numpy) for d in DType}
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -117,11 +107,14 @@ Exporter = Callable[[_Emitter, Node, list[str], list[str]], None]
 EXPORTERS: Registry[Exporter] = Registry("ONNX exporter")
 
 
-def _simple(onnx_op: str, **attr_map: str | Callable[[Node], Any]) -> Exporter:
-    """A one-to-one op: ``attr_map`` maps ONNX attribute -> core attribute name or a function."""
+def _simple(onnx_op: str, *same: str, **renamed: str | Callable[[Node], Any]) -> Exporter:
+    """A one-to-one op: ``same`` are attributes ONNX spells as the core op does; ``renamed`` maps
+    an ONNX attribute to a core attribute's name or to a function of the node. Tuples and bools
+    need no conversion: ONNX writes them as INTS/FLOATS and INT attributes."""
 
     def export(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-        attrs = {k: (f(node) if callable(f) else node.attrs[f]) for k, f in attr_map.items()}
+        attrs = {k: node.attrs[k] for k in same}
+        attrs.update({k: (f(node) if callable(f) else node.attrs[f]) for k, f in renamed.items()})
         while ins and ins[-1] == "":
             ins = ins[:-1]
         em.node(onnx_op, ins, outs, **attrs)
@@ -129,51 +122,38 @@ def _simple(onnx_op: str, **attr_map: str | Callable[[Node], Any]) -> Exporter:
     return export
 
 
+def _kernel_shape(node: Node) -> tuple[int, ...]:
+    return node.inputs[1].shape[2:]
+
+
 for _core, _export in {
     "dropout": _simple("Identity"),  # inference dropout
-    "leaky_relu": _simple("LeakyRelu", alpha="alpha"),
-    "hard_sigmoid": _simple("HardSigmoid", alpha="alpha", beta="beta"),
+    "leaky_relu": _simple("LeakyRelu", "alpha"),
+    "hard_sigmoid": _simple("HardSigmoid", "alpha", "beta"),
     "cast": _simple("Cast", to=lambda n: ONNX_DTYPE[n.attrs["to"]]),
-    "softmax": _simple("Softmax", axis="axis"),
-    "log_softmax": _simple("LogSoftmax", axis="axis"),
-    "batch_norm": _simple("BatchNormalization", epsilon="epsilon"),
-    "lrn": _simple("LRN", size="size", alpha="alpha", beta="beta", bias="bias"),
-    "gemm": _simple("Gemm", alpha="alpha", beta="beta", transA=lambda n: int(n.attrs["trans_a"]),
-                    transB=lambda n: int(n.attrs["trans_b"])),
-    "transpose": _simple("Transpose", perm=lambda n: list(n.attrs["perm"])),
-    "concat": _simple("Concat", axis="axis"),
-    "gather": _simple("Gather", axis="axis"),
-    "conv2d": _simple("Conv", kernel_shape=lambda n: list(n.inputs[1].shape[2:]),
-                      strides=lambda n: list(n.attrs["strides"]),
-                      pads=lambda n: list(n.attrs["pads"]),
-                      dilations=lambda n: list(n.attrs["dilations"]), group="group"),
-    "conv2d_transpose": _simple("ConvTranspose", kernel_shape=lambda n: list(n.inputs[1].shape[2:]),
-                                strides=lambda n: list(n.attrs["strides"]),
-                                pads=lambda n: list(n.attrs["pads"]),
-                                dilations=lambda n: list(n.attrs["dilations"]), group="group",
-                                output_padding=lambda n: list(n.attrs["output_padding"])),
-    "max_pool2d": _simple("MaxPool", kernel_shape=lambda n: list(n.attrs["kernel"]),
-                          strides=lambda n: list(n.attrs["strides"]),
-                          pads=lambda n: list(n.attrs["pads"]),
-                          dilations=lambda n: list(n.attrs["dilations"]),
-                          ceil_mode=lambda n: int(n.attrs["ceil_mode"])),
-    "avg_pool2d": _simple("AveragePool", kernel_shape=lambda n: list(n.attrs["kernel"]),
-                          strides=lambda n: list(n.attrs["strides"]),
-                          pads=lambda n: list(n.attrs["pads"]),
-                          ceil_mode=lambda n: int(n.attrs["ceil_mode"]),
-                          count_include_pad=lambda n: int(n.attrs["count_include_pad"])),
+    "softmax": _simple("Softmax", "axis"),
+    "log_softmax": _simple("LogSoftmax", "axis"),
+    "batch_norm": _simple("BatchNormalization", "epsilon"),
+    "lrn": _simple("LRN", "size", "alpha", "beta", "bias"),
+    "gemm": _simple("Gemm", "alpha", "beta", transA="trans_a", transB="trans_b"),
+    "transpose": _simple("Transpose", "perm"),
+    "concat": _simple("Concat", "axis"),
+    "gather": _simple("Gather", "axis"),
+    "conv2d": _simple("Conv", "strides", "pads", "dilations", "group", kernel_shape=_kernel_shape),
+    "conv2d_transpose": _simple("ConvTranspose", "strides", "pads", "dilations", "group",
+                                "output_padding", kernel_shape=_kernel_shape),
+    "max_pool2d": _simple("MaxPool", "strides", "pads", "dilations", "ceil_mode",
+                          kernel_shape="kernel"),
+    "avg_pool2d": _simple("AveragePool", "strides", "pads", "ceil_mode", "count_include_pad",
+                          kernel_shape="kernel"),
 }.items():
     EXPORTERS.add(_core, _export)
-
-
-def _np_dtype(value: Value) -> np.dtype:
-    return value.dtype.numpy
 
 
 @EXPORTERS.register("clip")
 def _clip(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     x = node.inputs[0]
-    dt = _np_dtype(x)
+    dt = x.dtype.numpy
     bounds = []
     for key in ("min", "max"):
         v = node.attrs[key]
@@ -210,7 +190,7 @@ def _gelu(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     if em.opset >= 20:
         em.node("Gelu", ins, outs, approximate=approximate)
         return
-    dt = _np_dtype(node.inputs[0])
+    dt = node.inputs[0].dtype.numpy
     x = ins[0]
 
     def c(v: float) -> str:
@@ -255,7 +235,7 @@ def _layer_norm(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> No
     x = node.inputs[0]
     rank = len(x.shape)
     axes = list(range(axis % rank, rank))
-    dt = _np_dtype(x)
+    dt = x.dtype.numpy
     mean = em.node("ReduceMean", [ins[0]], axes=axes, keepdims=1)
     d = em.node("Sub", [ins[0], *mean])
     var = em.node("ReduceMean", em.node("Mul", [*d, *d]), axes=axes, keepdims=1)
@@ -309,7 +289,7 @@ def _pad(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
                           hint="export with opset=19 or later")
     inputs = [ins[0], em.ints(node.attrs["pads"], f"{outs[0]}_pads")]
     if mode == "constant":
-        inputs.append(em.const(np.asarray(node.attrs["value"]).astype(_np_dtype(node.inputs[0])),
+        inputs.append(em.const(np.asarray(node.attrs["value"]).astype(node.inputs[0].dtype.numpy),
                                f"{outs[0]}_value"))
     em.node("Pad", inputs, outs, mode=mode)
 
@@ -443,16 +423,13 @@ def to_onnx(graph: Graph, opset: int = 17) -> onnx.ModelProto:
 
     output_set = {o.name for o in outputs}
     value_info = [vi for vi in em.value_info if vi.name not in output_set]
-    onnx_graph = helper.make_graph(em.nodes, _graph_name(graph.name), inputs, outputs,
+    name = graph.name if _IDENT.match(graph.name or "") else "main"
+    onnx_graph = helper.make_graph(em.nodes, name, inputs, outputs,
                                    initializer=em.initializers, value_info=value_info)
     opset_ids = [helper.make_opsetid("", opset)]
     model = helper.make_model(onnx_graph, opset_imports=opset_ids, producer_name="mlc",
                               ir_version=helper.find_min_ir_version_for(opset_ids))
     return model
-
-
-def _graph_name(name: str) -> str:
-    return name if _IDENT.match(name or "") else "main"
 
 
 def export_onnx(graph: Graph, path: str | os.PathLike, opset: int = 17) -> None:
