@@ -122,6 +122,17 @@ def _simple(onnx_op: str, *same: str, **renamed: str | Callable[[Node], Any]) ->
     return export
 
 
+def _ints_input(onnx_op: str, onnx_input: str, core_attr: str, *same: str) -> Exporter:
+    """An op whose core attribute ``core_attr`` is ONNX's int64 input ``onnx_input`` (Reshape's
+    shape, Tile's repeats …); ``same`` are attributes both spell alike."""
+
+    def export(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
+        em.node(onnx_op, [ins[0], em.ints(node.attrs[core_attr], f"{outs[0]}_{onnx_input}")], outs,
+                **{k: node.attrs[k] for k in same})
+
+    return export
+
+
 def _kernel_shape(node: Node) -> tuple[int, ...]:
     return node.inputs[1].shape[2:]
 
@@ -146,6 +157,10 @@ for _core, _export in {
                           kernel_shape="kernel"),
     "avg_pool2d": _simple("AveragePool", "strides", "pads", "ceil_mode", "count_include_pad",
                           kernel_shape="kernel"),
+    "reshape": _ints_input("Reshape", "shape", "shape"),
+    "expand": _ints_input("Expand", "shape", "shape"),
+    "tile": _ints_input("Tile", "repeats", "repeats"),
+    "split": _ints_input("Split", "split", "sizes", "axis"),
 }.items():
     EXPORTERS.add(_core, _export)
 
@@ -246,27 +261,6 @@ def _layer_norm(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> No
         em.node("Add", [*scaled, ins[2]], outs)
     else:
         em.node("Mul", [*normed, ins[1]], outs)
-
-
-@EXPORTERS.register("reshape")
-def _reshape(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-    em.node("Reshape", [ins[0], em.ints(node.attrs["shape"], f"{outs[0]}_shape")], outs)
-
-
-@EXPORTERS.register("expand")
-def _expand(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-    em.node("Expand", [ins[0], em.ints(node.attrs["shape"], f"{outs[0]}_shape")], outs)
-
-
-@EXPORTERS.register("tile")
-def _tile(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-    em.node("Tile", [ins[0], em.ints(node.attrs["repeats"], f"{outs[0]}_repeats")], outs)
-
-
-@EXPORTERS.register("split")
-def _split(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-    em.node("Split", [ins[0], em.ints(node.attrs["sizes"], f"{outs[0]}_split")], outs,
-            axis=node.attrs["axis"])
 
 
 @EXPORTERS.register("slice")
