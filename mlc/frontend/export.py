@@ -1,9 +1,9 @@
 """IR → ONNX export: the way out of mlc, so any graph (after any pass) can run in onnxruntime.
 
 The exporter is one table, ``EXPORTERS``, from core op name to a function that emits the equivalent
-ONNX node(s) through an :class:`_Emitter`; an op whose ONNX equivalent takes the same inputs
-(``OpDef.onnx_equivalent``: Relu, Add, MatMul …) gets its entry from the op registry, and only
-the others are written here. Core ops hold everything static as attributes (the frontend resolved
+ONNX node(s) through an :class:`_Emitter`; an op whose ONNX twin takes the same inputs and
+attributes (:func:`~.converters.equivalents.onnx_twin`: Relu, Add, LeakyRelu, Concat …) gets its
+entry from the op registry, and only the others are written here. Core ops hold everything static as attributes (the frontend resolved
 ONNX's shape-like inputs), so exporting mostly turns attributes back into the int64 / float
 initializers that modern opsets take as inputs (Reshape's shape, Clip's min/max, Slice's starts…).
 ``fused`` nodes are inlined: ONNX has no nested graphs of that kind, and their bodies are ordinary
@@ -30,6 +30,8 @@ from mlc.ir.dtypes import DType
 from mlc.ir.graph import Graph, Node, Value
 from mlc.ops import all_ops
 from mlc.registry import Registry
+
+from .converters.equivalents import onnx_twin
 
 MIN_OPSET = 13  # Softmax's one-axis semantics, Split/Squeeze/ReduceSum with input tensors
 MAX_OPSET = onnx.defs.onnx_opset_version()
@@ -139,17 +141,10 @@ def _kernel_shape(node: Node) -> tuple[int, ...]:
 
 for _core, _export in {
     "dropout": _simple("Identity"),  # inference dropout
-    "leaky_relu": _simple("LeakyRelu", "alpha"),
-    "hard_sigmoid": _simple("HardSigmoid", "alpha", "beta"),
     "cast": _simple("Cast", to=lambda n: ONNX_DTYPE[n.attrs["to"]]),
-    "softmax": _simple("Softmax", "axis"),
-    "log_softmax": _simple("LogSoftmax", "axis"),
     "batch_norm": _simple("BatchNormalization", "epsilon"),
-    "lrn": _simple("LRN", "size", "alpha", "beta", "bias"),
     "gemm": _simple("Gemm", "alpha", "beta", transA="trans_a", transB="trans_b"),
     "transpose": _simple("Transpose", "perm"),
-    "concat": _simple("Concat", "axis"),
-    "gather": _simple("Gather", "axis"),
     "conv2d": _simple("Conv", "strides", "pads", "dilations", "group", kernel_shape=_kernel_shape),
     "conv2d_transpose": _simple("ConvTranspose", "strides", "pads", "dilations", "group",
                                 "output_padding", kernel_shape=_kernel_shape),
@@ -334,10 +329,10 @@ def _dequantize(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> No
             axis=node.attrs["axis"])
 
 
-# The rest are the ops whose ONNX equivalent takes the same inputs (the op registry names it).
+# The rest are the ops whose ONNX twin takes the same inputs and attributes (see onnx_twin).
 for _op in all_ops().values():
-    if _op.onnx_equivalent is not None and _op.name not in EXPORTERS:
-        EXPORTERS.add(_op.name, _simple(_op.onnx_equivalent))
+    if onnx_twin(_op) is not None and _op.name not in EXPORTERS:
+        EXPORTERS.add(_op.name, _simple(onnx_twin(_op), *_op.attrs))
 
 
 # -- graph walk ---------------------------------------------------------------------------------

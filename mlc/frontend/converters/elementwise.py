@@ -46,16 +46,6 @@ def _chain(ctx: ImportContext, core: str, inputs: list[Value]) -> Value:
     return result
 
 
-@converter("LeakyRelu")
-def leaky_relu(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("leaky_relu", n.input(0), alpha=n.attr("alpha", 0.01))
-
-
-@converter("HardSigmoid")
-def hard_sigmoid(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("hard_sigmoid", n.input(0), alpha=n.attr("alpha", 0.2), beta=n.attr("beta", 0.5))
-
-
 @converter("Gelu", since=20)
 def gelu(ctx: ImportContext, n: NodeView) -> Value:
     approximate = n.attr("approximate", "none")
