@@ -12,19 +12,19 @@ from .context import ImportContext, NodeView, onnx_dtype
 from .registry import converter
 
 
-@converter("Min")
-def min_(ctx: ImportContext, n: NodeView) -> Value:
-    return _chain(ctx, "min", n.inputs())
+def _chain(ctx: ImportContext, core: str, inputs: list[Value]) -> Value:
+    """n-ary ONNX op → left fold of a binary core op; one input is an identity."""
+    if len(inputs) == 1:
+        return ctx.emit("identity", inputs[0])
+    result = inputs[0]
+    for other in inputs[1:]:
+        result = ctx.emit(core, result, other)
+    return result
 
 
-@converter("Max")
-def max_(ctx: ImportContext, n: NodeView) -> Value:
-    return _chain(ctx, "max", n.inputs())
-
-
-@converter("Sum")
-def sum_(ctx: ImportContext, n: NodeView) -> Value:
-    return _chain(ctx, "add", n.inputs())
+converter("Min")(lambda ctx, n: _chain(ctx, "min", n.inputs()))
+converter("Max")(lambda ctx, n: _chain(ctx, "max", n.inputs()))
+converter("Sum")(lambda ctx, n: _chain(ctx, "add", n.inputs()))
 
 
 @converter("Mean")
@@ -34,16 +34,6 @@ def mean(ctx: ImportContext, n: NodeView) -> Value:
     if len(inputs) == 1:
         return total
     return ctx.emit("div", total, ctx.const(np.array(len(inputs), total.dtype.numpy)))
-
-
-def _chain(ctx: ImportContext, core: str, inputs: list[Value]) -> Value:
-    """n-ary ONNX op → left fold of a binary core op; one input is an identity."""
-    if len(inputs) == 1:
-        return ctx.emit("identity", inputs[0])
-    result = inputs[0]
-    for other in inputs[1:]:
-        result = ctx.emit(core, result, other)
-    return result
 
 
 @converter("Gelu", since=20)
