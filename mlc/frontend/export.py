@@ -94,11 +94,15 @@ class _Emitter:
 
     def node(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str] | int = 1,
              **attrs: Any) -> list[str]:
-        """Emit one ONNX node; ``outputs`` is a list of names or a count of fresh temporaries."""
+        """Emit one ONNX node; ``outputs`` is a list of names or a count of fresh temporaries.
+        Trailing omitted inputs ("") are dropped, which is how ONNX reads them anyway."""
         if isinstance(outputs, int):
             outputs = [self.fresh(op_type.lower()) for _ in range(outputs)]
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        self.nodes.append(helper.make_node(op_type, list(inputs), list(outputs),
+        inputs = list(inputs)
+        while inputs and inputs[-1] == "":
+            inputs.pop()
+        self.nodes.append(helper.make_node(op_type, inputs, list(outputs),
                                            name=self.fresh(f"{op_type}_node"), **attrs))
         return list(outputs)
 
@@ -117,8 +121,6 @@ def _simple(onnx_op: str, *same: str, **renamed: str | Callable[[Node], Any]) ->
     def export(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
         attrs = {k: node.attrs[k] for k in same}
         attrs.update({k: (f(node) if callable(f) else node.attrs[f]) for k, f in renamed.items()})
-        while ins and ins[-1] == "":
-            ins = ins[:-1]
         em.node(onnx_op, ins, outs, **attrs)
 
     return export
@@ -175,8 +177,6 @@ def _clip(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
             info = np.iinfo(dt)
             v = min(max(math.ceil(v) if key == "min" else math.floor(v), info.min), info.max)
         bounds.append(em.const(np.asarray(v, dtype=dt), f"{outs[0]}_{key}"))
-    while bounds and bounds[-1] == "":
-        bounds.pop()
     em.node("Clip", [ins[0], *bounds], outs)
 
 
@@ -240,7 +240,7 @@ for _core, _onnx in [("reduce_mean", "ReduceMean"), ("reduce_sum", "ReduceSum"),
 def _layer_norm(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     axis, eps = node.attrs["axis"], node.attrs["epsilon"]
     if em.opset >= 17:
-        em.node("LayerNormalization", ins if ins[-1] else ins[:-1], outs, axis=axis, epsilon=eps)
+        em.node("LayerNormalization", ins, outs, axis=axis, epsilon=eps)
         return
     x = node.inputs[0]
     rank = len(x.shape)
