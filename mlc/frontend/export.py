@@ -231,9 +231,8 @@ def _reduce(onnx_op: str) -> Exporter:
     return export
 
 
-for _core, _onnx in [("reduce_mean", "ReduceMean"), ("reduce_sum", "ReduceSum"),
-                     ("reduce_max", "ReduceMax"), ("reduce_min", "ReduceMin")]:
-    EXPORTERS.add(_core, _reduce(_onnx))
+for _core in ("reduce_mean", "reduce_sum", "reduce_max", "reduce_min"):
+    EXPORTERS.add(_core, _reduce(all_ops()[_core].onnx[0]))
 
 
 @EXPORTERS.register("layer_norm")
