@@ -29,12 +29,6 @@ def _params(n: NodeView, x: Value, dtype: DType) -> tuple[np.ndarray, np.ndarray
     return scale.astype(np.float32), zero, axis
 
 
-def _check(n: NodeView, dtype: DType) -> DType:
-    if dtype not in _QUANT_TYPES:
-        raise n.error(f"quantized type {dtype.name} is not supported (int8, uint8, int16 are)")
-    return dtype
-
-
 @converter("QuantizeLinear", since=10, const_inputs=(1, 2))
 def quantize(ctx: ImportContext, n: NodeView) -> Value:
     x = n.input(0)
@@ -45,7 +39,8 @@ def quantize(ctx: ImportContext, n: NodeView) -> Value:
         dtype = onnx_dtype(int(n.attr("output_dtype")), f"{n.label}: output_dtype")
     else:
         dtype = DType.uint8
-    dtype = _check(n, dtype)
+    if dtype not in _QUANT_TYPES:
+        raise n.error(f"quantized type {dtype.name} is not supported (int8, uint8, int16 are)")
     scale, zero_point, axis = _params(n, x, dtype)
     return ctx.emit("quantize", x, scale=scale, zero_point=zero_point.astype(dtype.numpy),
                     axis=axis, dtype=dtype)
