@@ -101,20 +101,18 @@ class ImportContext:
         opdef = get_op(op)
         attrs = opdef.normalize_attrs(attrs)
         types = opdef.infer_types([None if v is None else v.type for v in inputs], attrs)
-        present = [v for v in inputs if v is not None]
+        arrays = [None if v is None else self.array_of(v) for v in inputs]
         base = f"{self.prefix}.{op}"
-        if all(v.is_const for v in present) and all(
+        if all(v.is_const for v in inputs if v is not None) and all(
                 (t.dtype.is_int or t.dtype is DType.bool) and t.numel <= FOLD_LIMIT for t in types):
-            results = self._compute(opdef, inputs, attrs, types)
-            return [self.const(r, name=base) for r in results]
+            return [self.const(r, name=base) for r in self._compute(opdef, arrays, attrs, types)]
         node = self.graph.add_node(op, list(inputs), attrs, output_types=types,
                                    output_names=[base] * len(types))
         self.fresh.update(id(v) for v in node.outputs)
-        arrays = [None if v is None else self.array_of(v) for v in inputs]
         if all(a is not None for a, v in zip(arrays, inputs) if v is not None) and all(
                 t.numel <= KNOWN_LIMIT for t in types):
             try:
-                results = self._compute(opdef, inputs, attrs, types, arrays)
+                results = self._compute(opdef, arrays, attrs, types)
             except Exception:  # only a convenience for shape inputs; the node itself stays valid
                 results = []
             for out, result in zip(node.outputs, results):
@@ -122,12 +120,9 @@ class ImportContext:
         return list(node.outputs)
 
     @staticmethod
-    def _compute(opdef, inputs, attrs, types, arrays=None) -> list[np.ndarray]:
-        if arrays is None:
-            arrays = [None if v is None else v.const for v in inputs]
-        results = opdef.compute(arrays, attrs)
+    def _compute(opdef, arrays, attrs, types) -> list[np.ndarray]:
         out = []
-        for result, t in zip(results, types):
+        for result, t in zip(opdef.compute(arrays, attrs), types):
             result = np.asarray(result).astype(t.dtype.numpy, copy=False)
             if result.shape != tuple(t.shape):
                 raise AssertionError(f"{opdef.name} kernel gave shape {result.shape}, "
