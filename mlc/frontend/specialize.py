@@ -26,13 +26,8 @@ def declared_dims(info: onnx.ValueInfoProto) -> list[Dim] | None:
     tensor = info.type.tensor_type
     if not tensor.HasField("shape"):
         return None
-    dims: list[Dim] = []
-    for d in tensor.shape.dim:
-        if d.HasField("dim_value") and d.dim_value >= 0:
-            dims.append(int(d.dim_value))
-        else:
-            dims.append(d.dim_param or None)
-    return dims
+    return [int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else d.dim_param or None
+            for d in tensor.shape.dim]
 
 
 def _example(name: str, dims: Sequence[Dim] | None) -> str:
