@@ -64,7 +64,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]] | N
     initializers = {t.name: t for t in graph.initializer}
     bind = dict(bind or {})
     inputs = [i for i in graph.input if i.name not in initializers]
-    _check_bind(bind, inputs)
+    specialize.check_names("bind", bind, sorted(i.name for i in inputs))
     real_inputs = [i for i in inputs if i.name not in bind]
     nodes = sorted_nodes(graph, {i.name for i in graph.input} | set(initializers))
     missing = needed_constants(nodes, {i.name for i in real_inputs})
@@ -146,14 +146,6 @@ def check_ops(nodes: Sequence[onnx.NodeProto], opset: int) -> None:
         listed = ", ".join(f"{key} ×{count}" for key, count in sorted(problems.items()))
         raise UnsupportedOpError(f"unsupported ONNX ops: {listed}",
                                  hint="see `mlc ops` for what is supported")
-
-
-def _check_bind(bind: Mapping[str, np.ndarray], inputs: Sequence[onnx.ValueInfoProto]) -> None:
-    names = {i.name for i in inputs}
-    unknown = [n for n in bind if n not in names]
-    if unknown:
-        raise ShapeError(f"bind names unknown input(s) {', '.join(map(repr, unknown))}",
-                         hint="the model's inputs are: " + ", ".join(sorted(names)))
 
 
 def _bound(graph: Graph, info: onnx.ValueInfoProto, array) -> Value:
