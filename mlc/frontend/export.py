@@ -342,8 +342,7 @@ def _value_info(name: str, value: Value) -> onnx.ValueInfoProto:
 
 def _emit_constants(em: _Emitter, graph: Graph) -> None:
     for value in graph.constants.values():
-        name = em.bind(value, em.fresh(value.name))
-        em.initializers.append(numpy_helper.from_array(np.asarray(value.const, order="C"), name))
+        em.bind(value, em.const(value.const, value.name))
 
 
 def _emit_nodes(em: _Emitter, graph: Graph) -> None:
@@ -358,11 +357,8 @@ def _emit_nodes(em: _Emitter, graph: Graph) -> None:
                               f"exported (node %{node.outputs[0].name})",
                               hint="export before the pass that introduced it, or use mlc's "
                                    "textual IR (.mlc) instead")
-        outs = []
-        for v in node.outputs:
-            name = em.names.get(id(v)) or em.bind(v, em.fresh(v.name))
-            outs.append(name)
-            em.value_info.append(_value_info(name, v))
+        outs = [em.names.get(id(v)) or em.bind(v, em.fresh(v.name)) for v in node.outputs]
+        em.value_info.extend(_value_info(name, v) for name, v in zip(outs, node.outputs))
         export(em, node, ins, outs)
 
 
@@ -415,9 +411,8 @@ def to_onnx(graph: Graph, opset: int = 17) -> onnx.ModelProto:
     onnx_graph = helper.make_graph(em.nodes, name, inputs, outputs,
                                    initializer=em.initializers, value_info=value_info)
     opset_ids = [helper.make_opsetid("", opset)]
-    model = helper.make_model(onnx_graph, opset_imports=opset_ids, producer_name="mlc",
-                              ir_version=helper.find_min_ir_version_for(opset_ids))
-    return model
+    return helper.make_model(onnx_graph, opset_imports=opset_ids, producer_name="mlc",
+                             ir_version=helper.find_min_ir_version_for(opset_ids))
 
 
 def export_onnx(graph: Graph, path: str | os.PathLike, opset: int = 17) -> None:
