@@ -71,9 +71,8 @@ class ImportContext:
             return self.env[name]
         if name in self.initializers:
             array = tensor_to_array(self.initializers[name], f"initializer '{name}'")
-            value = self.graph.add_constant(array, name=name)
-            self.env[name] = value
-            return value
+            self.env[name] = self.graph.add_constant(array, name=name)
+            return self.env[name]
         raise ModelLoadError(f"tensor '{name}' is read before anything defines it")
 
     def const(self, array: Any, dtype: DType | str | None = None, name: str | None = None) -> Value:
@@ -84,9 +83,7 @@ class ImportContext:
 
     def array_of(self, value: Value) -> np.ndarray | None:
         """The value's array when it is known at import (a constant or a small folded result)."""
-        if value.const is not None:
-            return value.const
-        return self.known.get(id(value))
+        return value.const if value.const is not None else self.known.get(id(value))
 
     # -- emitting core ops ------------------------------------------------------------------
     def emit(self, op: str, *inputs: Value | None, **attrs: Any) -> Value:
@@ -177,12 +174,11 @@ class NodeView:
         if array is not None:
             return array
         name = self.proto.input[i]
+        why = "but mlc needs its value at import (it defines a shape or an attribute)"
         if any(v is value for v in self.ctx.graph.inputs):
             raise NeedsConstantError([name], f"{self.label}: input {i} ('{name}') is a graph input, "
-                                             "but mlc needs its value at import (it defines a shape "
-                                             "or an attribute)")
-        raise ShapeError(f"{self.label}: input {i} ('{name}') is computed at run time, but mlc "
-                         "needs its value at import (it defines a shape or an attribute)",
+                                             + why)
+        raise ShapeError(f"{self.label}: input {i} ('{name}') is computed at run time, {why}",
                          hint="specialise symbolic dims with --shape name=1,3,224,224 so shape "
                               "arithmetic folds, or make the input constant")
 
