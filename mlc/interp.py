@@ -22,18 +22,16 @@ class InterpreterError(MlcError):
 
 def _last_uses(graph: Graph) -> dict[int, list[Value]]:
     """Map node position -> values whose last reader is that node (graph outputs never die)."""
-    last: dict[int, int] = {}
-    value_of: dict[int, Value] = {}
+    last: dict[int, tuple[int, Value]] = {}
     for position, node in enumerate(graph.nodes):
         for v in node.inputs:
             if v is not None and not v.is_const:
-                last[id(v)] = position
-                value_of[id(v)] = v
+                last[id(v)] = (position, v)
     keep = {id(v) for v in graph.outputs}
     dying: dict[int, list[Value]] = {}
-    for vid, position in last.items():
+    for vid, (position, value) in last.items():
         if vid not in keep:
-            dying.setdefault(position, []).append(value_of[vid])
+            dying.setdefault(position, []).append(value)
     return dying
 
 

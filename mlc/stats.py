@@ -8,33 +8,24 @@ labelled stats (one column each) rather than a single graph.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from mlc.errors import ShapeError
-from mlc.ir.graph import Graph
-
-STAT_KEYS = ("nodes", "ops", "params", "macs", "activation_bytes")
+from mlc.ir.graph import Graph, Node
 
 
-def _params(graph: Graph) -> int:
-    """Elements of every constant, those a fused body holds itself included."""
-    total = sum(int(v.const.size) for v in graph.constants.values())
+def _graphs(graph: Graph) -> Iterator[Graph]:
+    """``graph`` and every fused body in it: params and MACs count what the bodies hold and do."""
+    yield graph
     for node in graph.nodes:
         if node.body is not None:
-            total += _params(node.body)
-    return total
+            yield from _graphs(node.body)
 
 
-def _macs(graph: Graph) -> int:
-    """Registry costs summed over every node, recursing into fused bodies for the real work."""
-    total = 0
-    for node in graph.nodes:
-        cost = node.opdef.cost([None if v is None else v.type for v in node.inputs],
-                               [v.type for v in node.outputs], node.attrs)
-        total += int(cost.macs)
-        if node.body is not None:
-            total += _macs(node.body)
-    return total
+def _macs(node: Node) -> int:
+    cost = node.opdef.cost([None if v is None else v.type for v in node.inputs],
+                           [v.type for v in node.outputs], node.attrs)
+    return int(cost.macs)
 
 
 def graph_stats(graph: Graph) -> dict:
@@ -51,11 +42,12 @@ def graph_stats(graph: Graph) -> dict:
                              f"({', '.join(value.type.symbolic_dims)}); sizes are unknown",
                              hint=f"give them with --shape {value.name}=D0,D1,...")
     ops = Counter(node.op for node in graph.nodes)
+    graphs = list(_graphs(graph))
     return {
         "nodes": len(graph.nodes),
         "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "params": _params(graph),
-        "macs": _macs(graph),
+        "params": sum(int(v.const.size) for g in graphs for v in g.constants.values()),
+        "macs": sum(_macs(node) for g in graphs for node in g.nodes),
         "activation_bytes": sum(v.type.nbytes for node in graph.nodes for v in node.outputs),
     }
 

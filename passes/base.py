@@ -52,12 +52,9 @@ class Pass:
 
     def spec(self) -> str:
         """This pass as it would be written in a pipeline string, non-default options included."""
-        changed = []
-        for field in self.options():
-            value = getattr(self, field.name)
-            if field.default is not dataclasses.MISSING and value == field.default:
-                continue
-            changed.append(f"{option_name(field.name)}={format_option(value)}")
+        changed = [f"{option_name(f.name)}={format_option(getattr(self, f.name))}"
+                   for f in self.options()
+                   if f.default is dataclasses.MISSING or not getattr(self, f.name) == f.default]
         return self.name + ("{" + ",".join(changed) + "}" if changed else "")
 
     def __str__(self) -> str:

@@ -75,16 +75,11 @@ class GemmToMatmulAdd(Rule):
             a = self.transposed(a, b)
         if attrs["trans_b"]:
             w = self.transposed(w, b)
-        for side in ("w", "a") if alpha != 1.0 else ():  # fold alpha into a constant operand
-            operand = w if side == "w" else a
-            scaled = _scaled(operand.const, alpha) if operand.is_const else None
-            if scaled is not None:
-                if side == "w":
-                    w = b.const(scaled, w.name)
-                else:
-                    a = b.const(scaled, a.name)
-                alpha = 1.0
-                break
+        # fold alpha into a constant operand, the weights first
+        if alpha != 1.0 and w.is_const and (scaled := _scaled(w.const, alpha)) is not None:
+            w, alpha = b.const(scaled, w.name), 1.0
+        elif alpha != 1.0 and a.is_const and (scaled := _scaled(a.const, alpha)) is not None:
+            a, alpha = b.const(scaled, a.name), 1.0
         y = b.matmul(a, w)
         if alpha != 1.0:
             y = b.mul(y, b.const(_as(np.asarray(alpha), y), f"{match.root.outputs[0].name}.alpha"))

@@ -26,10 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlc.ir import Graph
-from mlc.ir.graph import Node, Value
-from mlc.ops import get_op
-from mlc.ops import FusionKind
+from mlc.ir import Graph, Node, Value
+from mlc.ops import FusionKind, get_op
 
 from .base import Pass, register_pass
 
@@ -56,6 +54,13 @@ class Fuse(Pass):
 
 def kind(node: Node) -> FusionKind:
     return get_op(node.op).fusion
+
+
+def escapes(members: list[Node]) -> list[Value]:
+    """Values a group of ``members`` must output: read outside it or returned by the graph."""
+    inside = {id(n) for n in members}
+    return [v for n in members for v in n.outputs
+            if v.is_graph_output or any(id(u) not in inside for u in v.users)]
 
 
 class _Grouper:
@@ -92,15 +97,9 @@ class _Grouper:
         self.members.append(members)
         self.claimed.update(id(n) for n in members)
 
-    def escapes(self, members: list[Node]) -> list[Value]:
-        """Values the group would have to output: read outside it or returned by the graph."""
-        inside = {id(n) for n in members}
-        return [v for n in members for v in n.outputs
-                if v.is_graph_output or any(id(u) not in inside for u in v.users)]
-
     def acceptable(self, members: list[Node]) -> bool:
         """One output, at most ``max_group`` nodes, compatible kinds, and no cycle through outside."""
-        if len(members) > self.max_group or len(self.escapes(members)) != 1:
+        if len(members) > self.max_group or len(escapes(members)) != 1:
             return False
         if any(not any(v.users or v.is_graph_output for v in n.outputs) for n in members):
             return False  # a dead member would not reach the output; dce removes it instead
@@ -160,7 +159,7 @@ class _Grouper:
     def grow_down(self, members: list[Node]) -> list[Node]:
         """Absorb the elementwise consumers of the group's output, following diamonds to their join."""
         while True:
-            escaping = self.escapes(members)
+            escaping = escapes(members)
             if len(escaping) != 1 or escaping[0].is_graph_output:
                 return members
             out = escaping[0]
@@ -187,7 +186,7 @@ class _Grouper:
                 return candidate
             if len(candidate) >= self.max_group:
                 return None
-            frontier = [u for v in self.escapes(candidate) for u in v.users
+            frontier = [u for v in escapes(candidate) for u in v.users
                         if u not in candidate and self.fusable_consumer(u)]
             frontier = list({id(u): u for u in frontier}.values())
             if not frontier:
@@ -221,8 +220,7 @@ def _materialize(graph: Graph, members: list[Node]) -> Node:
                               output_names=[v.name for v in node.outputs], name=node.name)
         for old, new in zip(node.outputs, inner.outputs):
             mapping[id(old)] = new
-    (result,) = [v for n in members for v in n.outputs
-                 if v.is_graph_output or any(id(u.node) not in inside for u in v.uses)]
+    (result,) = escapes(members)
     body.outputs = [mapping[id(result)]]
 
     root = members[-1]

@@ -66,12 +66,6 @@ class Timing(Instrument):
 
 # -- printing and dumping -------------------------------------------------------------------------
 
-def _print_ir(graph: Graph) -> str:
-    from mlc.text import print_graph
-
-    return print_graph(graph)
-
-
 class PrintAfterAll(Instrument):
     """Print ``// ----- IR after <n>. <pass spec> -----`` and the IR after each pass."""
 
@@ -79,9 +73,11 @@ class PrintAfterAll(Instrument):
         self.stream = stream
 
     def after_pass(self, index: int, pass_: Pass, graph: Graph, changed: bool) -> None:
+        from mlc.text import print_graph
+
         stream = self.stream if self.stream is not None else sys.stderr
         stream.write(f"// ----- IR after {index}. {pass_.spec()} -----\n")
-        stream.write(_print_ir(graph))
+        stream.write(print_graph(graph))
         stream.flush()
 
 
@@ -181,7 +177,7 @@ class CheckNumerics(Instrument):
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             raise NumericsError(f"check-numerics: the interpreter fails after {where}: {message}",
                                 pass_index=index, pass_spec=pass_.spec()) from None
-        bad = self._first_bad_output(graph, outputs)
+        bad = self._first_bad_output(outputs)
         if bad is None:
             self.previous = trace
             self.checked += 1
@@ -223,8 +219,7 @@ class CheckNumerics(Instrument):
         return bool(np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=self.rtol,
                                 atol=self.atol, equal_nan=True))
 
-    def _first_bad_output(self, graph: Graph, outputs: list[np.ndarray]
-                          ) -> tuple[int, str, float | None] | None:
+    def _first_bad_output(self, outputs: list[np.ndarray]) -> tuple[int, str, float | None] | None:
         """(position, what is wrong, max abs error) of the first output off the original."""
         if len(outputs) != len(self.reference):
             return 0, f"(the graph now has {len(outputs)} outputs, not {len(self.reference)})", None

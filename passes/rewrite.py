@@ -57,12 +57,14 @@ import math
 import os
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from mlc.ir import Graph, GraphBuilder, Node, Value, remove_dead, remove_if_dead, replace_node
+from mlc.ir.builder import OpMethods
 
 from .base import Pass, PassError
 
@@ -134,7 +136,7 @@ class Either(Pattern):
         self.alternatives = tuple(alternatives)
 
 
-class PatternBuilder:
+class PatternBuilder(OpMethods):
     """The ``p`` a rule's ``pattern`` receives: GraphBuilder's calls, building patterns instead."""
 
     def any(self, name: str | None = None, *, optional: bool = False) -> Var:
@@ -173,18 +175,6 @@ class PatternBuilder:
         node = NodePattern(op, inputs, constraints, commutative, name)
         outs = tuple(Out(node, i) for i in range(outputs))
         return outs[0] if outputs == 1 else outs
-
-    def __getattr__(self, op: str) -> Callable[..., Any]:
-        if op.startswith("_"):
-            raise AttributeError(op)
-        from mlc.ops import get_op
-
-        get_op(op)  # a misspelt op fails here, with the registry's message
-
-        def apply(*inputs: Pattern | None, **kwargs: Any):
-            return self.op(op, *inputs, **kwargs)
-
-        return apply
 
 
 def root_ops(pattern: Pattern) -> set[str]:
@@ -375,10 +365,8 @@ class Match:
         self.values: dict[str, Value | None] = {k: v for k, v in state.values.items()
                                                 if isinstance(k, str)}
         self.named_nodes: dict[str, Node] = dict(state.named)
-        unique: dict[int, Node] = {}
-        for node in state.nodes.values():
-            unique.setdefault(id(node), node)
-        self.nodes: list[Node] = list(unique.values())  # the root first
+        # the root first; a node two patterns matched once
+        self.nodes: list[Node] = list({id(n): n for n in state.nodes.values()}.values())
         self.bound: list[Value] = [v for v in state.values.values() if v is not None]
         self.tail = root  # the node whose outputs the rewrite replaces
 
@@ -608,7 +596,7 @@ def apply_rules(graph: Graph, rules: RuleSet | Iterable[Rule], *, max_rewrites: 
     if producers_first:
         worklist.reverse()
     queued = {id(n) for n in worklist}
-    fired: dict[str, int] = {}
+    fired: Counter[str] = Counter()
     count = 0
 
     def push(nodes: Iterable[Node]) -> None:
@@ -631,12 +619,11 @@ def apply_rules(graph: Graph, rules: RuleSet | Iterable[Rule], *, max_rewrites: 
             continue  # the rule declined: no other rule gets this node
         rule = match.rule
         count += 1
-        fired[rule.name] = fired.get(rule.name, 0) + 1
+        fired[rule.name] += 1
         if log:
             log(f"{rule.name}: rewrote {', '.join('%' + v.name for v in replacements)}")
         if count > max_rewrites:
-            busiest = ", ".join(f"{n} ×{k}" for n, k in
-                                sorted(fired.items(), key=lambda item: -item[1])[:3])
+            busiest = ", ".join(f"{n} ×{k}" for n, k in fired.most_common(3))
             raise RewriteError(f"rewrite rules did not reach a fixpoint after {max_rewrites} "
                                f"rewrites (most fired: {busiest})",
                                hint="two rules probably undo each other, or a rewrite "

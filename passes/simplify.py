@@ -68,7 +68,7 @@ class NoOp(Rule):
         return match["x"]
 
 
-class Neutral(Rule):
+class Neutral(NoOp):
     """x op c → x when every element of the constant c is ``neutral`` and x keeps its type."""
 
     def __init__(self, op: str, neutral: float, *, commutative: bool):
@@ -83,9 +83,6 @@ class Neutral(Rule):
         if not c.size or not np.all(c == self.neutral):
             return f"@{match['c'].name} is not all {self.neutral:g}"
         return _same_type(match)
-
-    def rewrite(self, match: Match, b: GraphBuilder) -> Value:
-        return match["x"]
 
 
 class ReshapeReshape(Rule):

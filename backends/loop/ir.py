@@ -249,6 +249,11 @@ def _is(x: Expr, value) -> bool:
     return x.value == value
 
 
+# The identities binary() drops: x op unit is x; for the commutative ops, unit op x is x too.
+_RIGHT_UNIT = {"add": 0, "sub": 0, "mul": 1, "div": 1, "floordiv": 1, "and": True, "or": False}
+_COMMUTATIVE = ("add", "mul", "and", "or")
+
+
 def binary(op: str, a: ExprLike, b: ExprLike) -> Expr:
     """``Binary(op, a, b)`` with constant folding and identities (x+0, x*1, x*0 for ints…)."""
     if op not in scalar.BINARY_OPS:
@@ -260,45 +265,20 @@ def binary(op: str, a: ExprLike, b: ExprLike) -> Expr:
     if isinstance(a, Const) and isinstance(b, Const):
         return const(scalar.binary(op, scalar.make(a.value, a.dtype), scalar.make(b.value, b.dtype),
                                    a.dtype), Binary(op, a, b).dtype)
-    is_int = a.dtype.is_int
-    if op == "add":
-        if _is(b, 0):
-            return a
-        if _is(a, 0):
-            return b
-        if is_int and isinstance(b, Binary) and b.op == "mod":
+    if op in _RIGHT_UNIT and _is(b, _RIGHT_UNIT[op]):
+        return a
+    if op in _COMMUTATIVE and _is(a, _RIGHT_UNIT[op]):
+        return b
+    if a.dtype.is_int:
+        if (op == "mul" and (_is(a, 0) or _is(b, 0))) or (op == "mod" and _is(b, 1)):
+            return const(0, a.dtype)
+        if op == "add" and isinstance(b, Binary) and b.op == "mod":
             merged = _merge_unravel(a, b)
             if merged is not None:
                 return merged
-        if isinstance(b, Const) and isinstance(a, Binary) and a.op == "add" and \
-                isinstance(a.b, Const) and is_int:
-            return binary("add", a.a, binary("add", a.b, b))
-    elif op == "sub" and _is(b, 0):
-        return a
-    elif op == "mul":
-        if _is(b, 1):
-            return a
-        if _is(a, 1):
-            return b
-        if is_int and (_is(a, 0) or _is(b, 0)):
-            return const(0, a.dtype)
-        if isinstance(b, Const) and isinstance(a, Binary) and a.op == "mul" and \
-                isinstance(a.b, Const) and is_int:
-            return binary("mul", a.a, binary("mul", a.b, b))
-    elif op in ("div", "floordiv") and _is(b, 1):
-        return a
-    elif op == "mod" and is_int and _is(b, 1):
-        return const(0, a.dtype)
-    elif op == "and":
-        if _is(a, True):
-            return b
-        if _is(b, True):
-            return a
-    elif op == "or":
-        if _is(a, False):
-            return b
-        if _is(b, False):
-            return a
+        if op in ("add", "mul") and isinstance(b, Const) and isinstance(a, Binary) and \
+                a.op == op and isinstance(a.b, Const):  # (x + 2) + 3 is x + 5
+            return binary(op, a.a, binary(op, a.b, b))
     return Binary(op, a, b)
 
 

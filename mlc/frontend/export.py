@@ -1,9 +1,9 @@
 """IR → ONNX export: the way out of mlc, so any graph (after any pass) can run in onnxruntime.
 
 The exporter is one table, ``EXPORTERS``, from core op name to a function that emits the equivalent
-ONNX node(s) through an :class:`_Emitter`; an op whose ONNX equivalent takes the same inputs
-(``OpDef.onnx_equivalent``: Relu, Add, MatMul …) gets its entry from the op registry, and only
-the others are written here. Core ops hold everything static as attributes (the frontend resolved
+ONNX node(s) through an :class:`_Emitter`; an op whose ONNX twin takes the same inputs and
+attributes (:func:`~.converters.equivalents.onnx_twin`: Relu, Add, LeakyRelu, Concat …) gets its
+entry from the op registry, and only the others are written here. Core ops hold everything static as attributes (the frontend resolved
 ONNX's shape-like inputs), so exporting mostly turns attributes back into the int64 / float
 initializers that modern opsets take as inputs (Reshape's shape, Clip's min/max, Slice's starts…).
 ``fused`` nodes are inlined: ONNX has no nested graphs of that kind, and their bodies are ordinary
@@ -31,6 +31,8 @@ from mlc.ir.graph import Graph, Node, Value
 from mlc.ops import all_ops
 from mlc.registry import Registry
 
+from .converters.equivalents import onnx_twin
+
 MIN_OPSET = 13  # Softmax's one-axis semantics, Split/Squeeze/ReduceSum with input tensors
 MAX_OPSET = onnx.defs.onnx_opset_version()
 
@@ -39,17 +41,7 @@ class ExportError(MlcError):
     """The graph cannot be written as ONNX (an op without an ONNX equivalent, a bad opset…)."""
 
 
-ONNX_DTYPE: dict[DType, int] = {
-    DType.float32: TensorProto.FLOAT,
-    DType.float16: TensorProto.FLOAT16,
-    DType.float64: TensorProto.DOUBLE,
-    DType.int8: TensorProto.INT8,
-    DType.uint8: TensorProto.UINT8,
-    DType.int16: TensorProto.INT16,
-    DType.int32: TensorProto.INT32,
-    DType.int64: TensorProto.INT64,
-    DType.bool: TensorProto.BOOL,
-}
+ONNX_DTYPE: dict[DType, int] = {d: helper.np_dtype_to_tensor_dtype(d.numpy) for d in DType}
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -102,11 +94,15 @@ class _Emitter:
 
     def node(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str] | int = 1,
              **attrs: Any) -> list[str]:
-        """Emit one ONNX node; ``outputs`` is a list of names or a count of fresh temporaries."""
+        """Emit one ONNX node; ``outputs`` is a list of names or a count of fresh temporaries.
+        Trailing omitted inputs ("") are dropped, which is how ONNX reads them anyway."""
         if isinstance(outputs, int):
             outputs = [self.fresh(op_type.lower()) for _ in range(outputs)]
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        self.nodes.append(helper.make_node(op_type, list(inputs), list(outputs),
+        inputs = list(inputs)
+        while inputs and inputs[-1] == "":
+            inputs.pop()
+        self.nodes.append(helper.make_node(op_type, inputs, list(outputs),
                                            name=self.fresh(f"{op_type}_node"), **attrs))
         return list(outputs)
 
@@ -117,63 +113,59 @@ Exporter = Callable[[_Emitter, Node, list[str], list[str]], None]
 EXPORTERS: Registry[Exporter] = Registry("ONNX exporter")
 
 
-def _simple(onnx_op: str, **attr_map: str | Callable[[Node], Any]) -> Exporter:
-    """A one-to-one op: ``attr_map`` maps ONNX attribute -> core attribute name or a function."""
+def _simple(onnx_op: str, *same: str, **renamed: str | Callable[[Node], Any]) -> Exporter:
+    """A one-to-one op: ``same`` are attributes ONNX spells as the core op does; ``renamed`` maps
+    an ONNX attribute to a core attribute's name or to a function of the node. Tuples and bools
+    need no conversion: ONNX writes them as INTS/FLOATS and INT attributes."""
 
     def export(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-        attrs = {k: (f(node) if callable(f) else node.attrs[f]) for k, f in attr_map.items()}
-        while ins and ins[-1] == "":
-            ins = ins[:-1]
+        attrs = {k: node.attrs[k] for k in same}
+        attrs.update({k: (f(node) if callable(f) else node.attrs[f]) for k, f in renamed.items()})
         em.node(onnx_op, ins, outs, **attrs)
 
     return export
 
 
+def _ints_input(onnx_op: str, onnx_input: str, core_attr: str, *same: str) -> Exporter:
+    """An op whose core attribute ``core_attr`` is ONNX's int64 input ``onnx_input`` (Reshape's
+    shape, Tile's repeats …); ``same`` are attributes both spell alike."""
+
+    def export(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
+        em.node(onnx_op, [ins[0], em.ints(node.attrs[core_attr], f"{outs[0]}_{onnx_input}")], outs,
+                **{k: node.attrs[k] for k in same})
+
+    return export
+
+
+def _kernel_shape(node: Node) -> tuple[int, ...]:
+    return node.inputs[1].shape[2:]
+
+
 for _core, _export in {
     "dropout": _simple("Identity"),  # inference dropout
-    "leaky_relu": _simple("LeakyRelu", alpha="alpha"),
-    "hard_sigmoid": _simple("HardSigmoid", alpha="alpha", beta="beta"),
     "cast": _simple("Cast", to=lambda n: ONNX_DTYPE[n.attrs["to"]]),
-    "softmax": _simple("Softmax", axis="axis"),
-    "log_softmax": _simple("LogSoftmax", axis="axis"),
-    "batch_norm": _simple("BatchNormalization", epsilon="epsilon"),
-    "lrn": _simple("LRN", size="size", alpha="alpha", beta="beta", bias="bias"),
-    "gemm": _simple("Gemm", alpha="alpha", beta="beta", transA=lambda n: int(n.attrs["trans_a"]),
-                    transB=lambda n: int(n.attrs["trans_b"])),
-    "transpose": _simple("Transpose", perm=lambda n: list(n.attrs["perm"])),
-    "concat": _simple("Concat", axis="axis"),
-    "gather": _simple("Gather", axis="axis"),
-    "conv2d": _simple("Conv", kernel_shape=lambda n: list(n.inputs[1].shape[2:]),
-                      strides=lambda n: list(n.attrs["strides"]),
-                      pads=lambda n: list(n.attrs["pads"]),
-                      dilations=lambda n: list(n.attrs["dilations"]), group="group"),
-    "conv2d_transpose": _simple("ConvTranspose", kernel_shape=lambda n: list(n.inputs[1].shape[2:]),
-                                strides=lambda n: list(n.attrs["strides"]),
-                                pads=lambda n: list(n.attrs["pads"]),
-                                dilations=lambda n: list(n.attrs["dilations"]), group="group",
-                                output_padding=lambda n: list(n.attrs["output_padding"])),
-    "max_pool2d": _simple("MaxPool", kernel_shape=lambda n: list(n.attrs["kernel"]),
-                          strides=lambda n: list(n.attrs["strides"]),
-                          pads=lambda n: list(n.attrs["pads"]),
-                          dilations=lambda n: list(n.attrs["dilations"]),
-                          ceil_mode=lambda n: int(n.attrs["ceil_mode"])),
-    "avg_pool2d": _simple("AveragePool", kernel_shape=lambda n: list(n.attrs["kernel"]),
-                          strides=lambda n: list(n.attrs["strides"]),
-                          pads=lambda n: list(n.attrs["pads"]),
-                          ceil_mode=lambda n: int(n.attrs["ceil_mode"]),
-                          count_include_pad=lambda n: int(n.attrs["count_include_pad"])),
+    "batch_norm": _simple("BatchNormalization", "epsilon"),
+    "gemm": _simple("Gemm", "alpha", "beta", transA="trans_a", transB="trans_b"),
+    "transpose": _simple("Transpose", "perm"),
+    "conv2d": _simple("Conv", "strides", "pads", "dilations", "group", kernel_shape=_kernel_shape),
+    "conv2d_transpose": _simple("ConvTranspose", "strides", "pads", "dilations", "group",
+                                "output_padding", kernel_shape=_kernel_shape),
+    "max_pool2d": _simple("MaxPool", "strides", "pads", "dilations", "ceil_mode",
+                          kernel_shape="kernel"),
+    "avg_pool2d": _simple("AveragePool", "strides", "pads", "ceil_mode", "count_include_pad",
+                          kernel_shape="kernel"),
+    "reshape": _ints_input("Reshape", "shape", "shape"),
+    "expand": _ints_input("Expand", "shape", "shape"),
+    "tile": _ints_input("Tile", "repeats", "repeats"),
+    "split": _ints_input("Split", "split", "sizes", "axis"),
 }.items():
     EXPORTERS.add(_core, _export)
-
-
-def _np_dtype(value: Value) -> np.dtype:
-    return value.dtype.numpy
 
 
 @EXPORTERS.register("clip")
 def _clip(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     x = node.inputs[0]
-    dt = _np_dtype(x)
+    dt = x.dtype.numpy
     bounds = []
     for key in ("min", "max"):
         v = node.attrs[key]
@@ -185,8 +177,6 @@ def _clip(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
             info = np.iinfo(dt)
             v = min(max(math.ceil(v) if key == "min" else math.floor(v), info.min), info.max)
         bounds.append(em.const(np.asarray(v, dtype=dt), f"{outs[0]}_{key}"))
-    while bounds and bounds[-1] == "":
-        bounds.pop()
     em.node("Clip", [ins[0], *bounds], outs)
 
 
@@ -210,7 +200,7 @@ def _gelu(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     if em.opset >= 20:
         em.node("Gelu", ins, outs, approximate=approximate)
         return
-    dt = _np_dtype(node.inputs[0])
+    dt = node.inputs[0].dtype.numpy
     x = ins[0]
 
     def c(v: float) -> str:
@@ -241,21 +231,20 @@ def _reduce(onnx_op: str) -> Exporter:
     return export
 
 
-for _core, _onnx in [("reduce_mean", "ReduceMean"), ("reduce_sum", "ReduceSum"),
-                     ("reduce_max", "ReduceMax"), ("reduce_min", "ReduceMin")]:
-    EXPORTERS.add(_core, _reduce(_onnx))
+for _core in ("reduce_mean", "reduce_sum", "reduce_max", "reduce_min"):
+    EXPORTERS.add(_core, _reduce(all_ops()[_core].onnx[0]))
 
 
 @EXPORTERS.register("layer_norm")
 def _layer_norm(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
     axis, eps = node.attrs["axis"], node.attrs["epsilon"]
     if em.opset >= 17:
-        em.node("LayerNormalization", ins if ins[-1] else ins[:-1], outs, axis=axis, epsilon=eps)
+        em.node("LayerNormalization", ins, outs, axis=axis, epsilon=eps)
         return
     x = node.inputs[0]
     rank = len(x.shape)
     axes = list(range(axis % rank, rank))
-    dt = _np_dtype(x)
+    dt = x.dtype.numpy
     mean = em.node("ReduceMean", [ins[0]], axes=axes, keepdims=1)
     d = em.node("Sub", [ins[0], *mean])
     var = em.node("ReduceMean", em.node("Mul", [*d, *d]), axes=axes, keepdims=1)
@@ -266,27 +255,6 @@ def _layer_norm(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> No
         em.node("Add", [*scaled, ins[2]], outs)
     else:
         em.node("Mul", [*normed, ins[1]], outs)
-
-
-@EXPORTERS.register("reshape")
-def _reshape(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-    em.node("Reshape", [ins[0], em.ints(node.attrs["shape"], f"{outs[0]}_shape")], outs)
-
-
-@EXPORTERS.register("expand")
-def _expand(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-    em.node("Expand", [ins[0], em.ints(node.attrs["shape"], f"{outs[0]}_shape")], outs)
-
-
-@EXPORTERS.register("tile")
-def _tile(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-    em.node("Tile", [ins[0], em.ints(node.attrs["repeats"], f"{outs[0]}_repeats")], outs)
-
-
-@EXPORTERS.register("split")
-def _split(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
-    em.node("Split", [ins[0], em.ints(node.attrs["sizes"], f"{outs[0]}_split")], outs,
-            axis=node.attrs["axis"])
 
 
 @EXPORTERS.register("slice")
@@ -309,7 +277,7 @@ def _pad(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
                           hint="export with opset=19 or later")
     inputs = [ins[0], em.ints(node.attrs["pads"], f"{outs[0]}_pads")]
     if mode == "constant":
-        inputs.append(em.const(np.asarray(node.attrs["value"]).astype(_np_dtype(node.inputs[0])),
+        inputs.append(em.const(np.asarray(node.attrs["value"]).astype(node.inputs[0].dtype.numpy),
                                f"{outs[0]}_value"))
     em.node("Pad", inputs, outs, mode=mode)
 
@@ -360,10 +328,10 @@ def _dequantize(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> No
             axis=node.attrs["axis"])
 
 
-# The rest are the ops whose ONNX equivalent takes the same inputs (the op registry names it).
+# The rest are the ops whose ONNX twin takes the same inputs and attributes (see onnx_twin).
 for _op in all_ops().values():
-    if _op.onnx_equivalent is not None and _op.name not in EXPORTERS:
-        EXPORTERS.add(_op.name, _simple(_op.onnx_equivalent))
+    if onnx_twin(_op) is not None and _op.name not in EXPORTERS:
+        EXPORTERS.add(_op.name, _simple(onnx_twin(_op), *_op.attrs))
 
 
 # -- graph walk ---------------------------------------------------------------------------------
@@ -374,8 +342,7 @@ def _value_info(name: str, value: Value) -> onnx.ValueInfoProto:
 
 def _emit_constants(em: _Emitter, graph: Graph) -> None:
     for value in graph.constants.values():
-        name = em.bind(value, em.fresh(value.name))
-        em.initializers.append(numpy_helper.from_array(np.asarray(value.const, order="C"), name))
+        em.bind(value, em.const(value.const, value.name))
 
 
 def _emit_nodes(em: _Emitter, graph: Graph) -> None:
@@ -390,11 +357,8 @@ def _emit_nodes(em: _Emitter, graph: Graph) -> None:
                               f"exported (node %{node.outputs[0].name})",
                               hint="export before the pass that introduced it, or use mlc's "
                                    "textual IR (.mlc) instead")
-        outs = []
-        for v in node.outputs:
-            name = em.names.get(id(v)) or em.bind(v, em.fresh(v.name))
-            outs.append(name)
-            em.value_info.append(_value_info(name, v))
+        outs = [em.names.get(id(v)) or em.bind(v, em.fresh(v.name)) for v in node.outputs]
+        em.value_info.extend(_value_info(name, v) for name, v in zip(outs, node.outputs))
         export(em, node, ins, outs)
 
 
@@ -443,16 +407,12 @@ def to_onnx(graph: Graph, opset: int = 17) -> onnx.ModelProto:
 
     output_set = {o.name for o in outputs}
     value_info = [vi for vi in em.value_info if vi.name not in output_set]
-    onnx_graph = helper.make_graph(em.nodes, _graph_name(graph.name), inputs, outputs,
+    name = graph.name if _IDENT.match(graph.name or "") else "main"
+    onnx_graph = helper.make_graph(em.nodes, name, inputs, outputs,
                                    initializer=em.initializers, value_info=value_info)
     opset_ids = [helper.make_opsetid("", opset)]
-    model = helper.make_model(onnx_graph, opset_imports=opset_ids, producer_name="mlc",
-                              ir_version=helper.find_min_ir_version_for(opset_ids))
-    return model
-
-
-def _graph_name(name: str) -> str:
-    return name if _IDENT.match(name or "") else "main"
+    return helper.make_model(onnx_graph, opset_imports=opset_ids, producer_name="mlc",
+                             ir_version=helper.find_min_ir_version_for(opset_ids))
 
 
 def export_onnx(graph: Graph, path: str | os.PathLike, opset: int = 17) -> None:

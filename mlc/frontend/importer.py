@@ -21,7 +21,7 @@ from mlc.ir import Graph, Value, remove_unused, verify
 from mlc.ops import OpError
 
 from . import loader, specialize
-from .converters import CONVERTERS, MAX_OPSET, Converter
+from .converters import CONVERTERS, MAX_OPSET
 from .converters.context import ImportContext, NodeView
 from .errors import NeedsConstantError
 
@@ -64,7 +64,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]] | N
     initializers = {t.name: t for t in graph.initializer}
     bind = dict(bind or {})
     inputs = [i for i in graph.input if i.name not in initializers]
-    _check_bind(bind, inputs)
+    specialize.check_names("bind", bind, sorted(i.name for i in inputs))
     real_inputs = [i for i in inputs if i.name not in bind]
     nodes = sorted_nodes(graph, {i.name for i in graph.input} | set(initializers))
     missing = needed_constants(nodes, {i.name for i in real_inputs})
@@ -148,14 +148,6 @@ def check_ops(nodes: Sequence[onnx.NodeProto], opset: int) -> None:
                                  hint="see `mlc ops` for what is supported")
 
 
-def _check_bind(bind: Mapping[str, np.ndarray], inputs: Sequence[onnx.ValueInfoProto]) -> None:
-    names = {i.name for i in inputs}
-    unknown = [n for n in bind if n not in names]
-    if unknown:
-        raise ShapeError(f"bind names unknown input(s) {', '.join(map(repr, unknown))}",
-                         hint="the model's inputs are: " + ", ".join(sorted(names)))
-
-
 def _bound(graph: Graph, info: onnx.ValueInfoProto, array) -> Value:
     dtype = specialize.onnx_dtype(info.type.tensor_type.elem_type, f"input '{info.name}'")
     array = np.asarray(array, dtype=dtype.numpy)
@@ -185,10 +177,11 @@ def sorted_nodes(graph: onnx.GraphProto, defined: set[str]) -> list[onnx.NodePro
                                      "which no node, input or initializer defines")
     order: list[onnx.NodeProto] = []
     state: dict[int, int] = {}  # 1 = visiting, 2 = done
-
-    def visit(i: int) -> None:
-        stack = [(i, iter(nodes[i].input))]
-        state[i] = 1
+    for root in range(len(nodes)):
+        if root in state:
+            continue
+        stack = [(root, iter(nodes[root].input))]  # depth-first, without recursion
+        state[root] = 1
         while stack:
             index, pending = stack[-1]
             for name in pending:
@@ -204,36 +197,26 @@ def sorted_nodes(graph: onnx.GraphProto, defined: set[str]) -> list[onnx.NodePro
                 stack.pop()
                 state[index] = 2
                 order.append(nodes[index])
-
-    for i in range(len(nodes)):
-        if i not in state:
-            visit(i)
     return order
 
 
 def needed_constants(nodes: Sequence[onnx.NodeProto], graph_inputs: set[str]) -> list[str]:
     """Graph inputs whose values reach a shape-defining input (other than through Shape/Size)."""
     producer = {out: node for node in nodes for out in node.output if out}
+    roots = [node.input[i] for node in nodes if node.op_type in CONVERTERS
+             for i in CONVERTERS[node.op_type].const_inputs if i < len(node.input)]
     needed: list[str] = []
     seen: set[str] = set()
-
-    def trace(name: str) -> None:
-        stack = [name]
-        while stack:
-            current = stack.pop()
-            if not current or current in seen:
-                continue
-            seen.add(current)
-            if current in graph_inputs:
-                needed.append(current)
-            elif current in producer and producer[current].op_type not in ("Shape", "Size"):
-                stack.extend(producer[current].input)
-
-    for node in nodes:
-        conv: Converter | None = CONVERTERS.get(node.op_type)
-        for i in conv.const_inputs if conv else ():
-            if i < len(node.input):
-                trace(node.input[i])
+    stack = roots[::-1]  # popped in order: each root is traced to the end before the next
+    while stack:
+        current = stack.pop()
+        if not current or current in seen:
+            continue
+        seen.add(current)
+        if current in graph_inputs:
+            needed.append(current)
+        elif current in producer and producer[current].op_type not in ("Shape", "Size"):
+            stack.extend(producer[current].input)
     return needed
 
 

@@ -7,7 +7,7 @@ the same name in every other input (``batch`` is one number throughout the model
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import onnx
 
@@ -26,13 +26,8 @@ def declared_dims(info: onnx.ValueInfoProto) -> list[Dim] | None:
     tensor = info.type.tensor_type
     if not tensor.HasField("shape"):
         return None
-    dims: list[Dim] = []
-    for d in tensor.shape.dim:
-        if d.HasField("dim_value") and d.dim_value >= 0:
-            dims.append(int(d.dim_value))
-        else:
-            dims.append(d.dim_param or None)
-    return dims
+    return [int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else d.dim_param or None
+            for d in tensor.shape.dim]
 
 
 def _example(name: str, dims: Sequence[Dim] | None) -> str:
@@ -41,10 +36,11 @@ def _example(name: str, dims: Sequence[Dim] | None) -> str:
     return f"--shape {name}=" + ",".join(str(d) if isinstance(d, int) else "1" for d in dims)
 
 
-def _check_names(shapes: Shapes, known: Sequence[str]) -> None:
-    unknown = [n for n in shapes if n not in known]
+def check_names(what: str, given: Iterable[str], known: Sequence[str]) -> None:
+    """Every name that ``what`` (--shape, bind) gives must be one of the model's inputs."""
+    unknown = [n for n in given if n not in known]
     if unknown:
-        raise ShapeError(f"--shape names unknown input(s) {', '.join(repr(n) for n in unknown)}",
+        raise ShapeError(f"{what} names unknown input(s) {', '.join(repr(n) for n in unknown)}",
                          hint="the model's inputs are: " + (", ".join(known) or "none"))
 
 
@@ -66,7 +62,7 @@ def input_types(inputs: Sequence[onnx.ValueInfoProto],
             raise UnsupportedTypeError(f"input '{info.name}' is not a tensor ({kind}); "
                                        "mlc supports tensors only")
         declared[info.name] = declared_dims(info)
-    _check_names(shapes, list(declared))
+    check_names("--shape", shapes, list(declared))
 
     # First pass: what the given shapes say about each dim_param.
     params: dict[str, tuple[int, str]] = {}
@@ -116,7 +112,7 @@ def check_shapes_match(graph: Graph, shapes: Shapes | None) -> None:
     if not shapes:
         return
     by_name = {v.name: v for v in graph.inputs}
-    _check_names(shapes, list(by_name))
+    check_names("--shape", shapes, list(by_name))
     for name, shape in shapes.items():
         expected = list(by_name[name].shape)
         given = _given(name, shape)

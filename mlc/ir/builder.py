@@ -12,6 +12,7 @@ op with several outputs.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,18 @@ from .op_registry import get_op
 from .types import TensorType
 
 
-class GraphBuilder:
+class OpMethods:
+    """Makes every registered op a method of a class with ``op(name, *inputs, **kwargs)``:
+    ``b.relu(x)`` is ``b.op("relu", x)`` (GraphBuilder, and the rewriter's PatternBuilder)."""
+
+    def __getattr__(self, op: str):
+        if op.startswith("_"):
+            raise AttributeError(op)
+        get_op(op)  # fail early with the registry's message for a misspelt op
+        return functools.partial(self.op, op)
+
+
+class GraphBuilder(OpMethods):
     def __init__(self, name: str = "main", graph: Graph | None = None,
                  insert_before: Node | None = None):
         self.graph = graph if graph is not None else Graph(name)
@@ -52,13 +64,3 @@ class GraphBuilder:
     def outputs(self, *values: Value) -> tuple[Value, ...]:
         self.graph.outputs = list(values)
         return values
-
-    def __getattr__(self, op: str):
-        if op.startswith("_"):
-            raise AttributeError(op)
-        get_op(op)  # fail early with the registry's message for a misspelt op
-
-        def apply(*inputs: Value | None, **attrs: Any):
-            return self.op(op, *inputs, **attrs)
-
-        return apply

@@ -26,7 +26,7 @@ class DType(enum.Enum):
 
     @property
     def numpy(self) -> np.dtype:
-        return np.dtype(_TO_NUMPY[self])
+        return np.dtype(self.name)  # the member names are numpy's dtype names
 
     @property
     def itemsize(self) -> int:
@@ -43,8 +43,8 @@ class DType(enum.Enum):
     @staticmethod
     def from_numpy(dtype: np.dtype | type) -> DType:
         key = np.dtype(dtype)
-        for dt, name in _TO_NUMPY.items():
-            if np.dtype(name) == key:
+        for dt in DType:
+            if dt.numpy == key:
                 return dt
         raise TypeError(f"numpy dtype {key} has no mlc equivalent")
 
@@ -64,17 +64,6 @@ class DType(enum.Enum):
         return f"DType.{self.name}"
 
 
-_TO_NUMPY = {
-    DType.float32: "float32",
-    DType.float16: "float16",
-    DType.float64: "float64",
-    DType.int8: "int8",
-    DType.uint8: "uint8",
-    DType.int16: "int16",
-    DType.int32: "int32",
-    DType.int64: "int64",
-    DType.bool: "bool",
-}
 _BY_SHORT = {dt.value: dt for dt in DType}
 
 f32, f16, f64 = DType.float32, DType.float16, DType.float64

@@ -8,7 +8,6 @@ producer's user list, so a pass never fixes them by hand (the torch.fx rule).
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -140,9 +139,6 @@ class Node:
         return f"<Node {outs} = {self.op}({ins})>"
 
 
-_NAME_OK = re.compile(r"[A-Za-z0-9_.\-]+")
-
-
 class Graph:
     """A topologically ordered list of nodes with named inputs, outputs and constants."""
 
@@ -158,18 +154,10 @@ class Graph:
     # -- naming ---------------------------------------------------------------------------
     def unique_name(self, base: str | None = None) -> str:
         """``base`` if unused in this graph, else ``base_1``, ``base_2``…; a fresh number if None."""
-        if base is None or base == "":
-            while True:
-                candidate = str(next(self._counter))
-                if candidate not in self._names:
-                    return candidate
-        if base not in self._names:
+        if base and base not in self._names:
             return base
-        for k in itertools.count(1):
-            candidate = f"{base}_{k}"
-            if candidate not in self._names:
-                return candidate
-        raise AssertionError("unreachable")
+        fresh = (f"{base}_{k}" for k in itertools.count(1)) if base else map(str, self._counter)
+        return next(name for name in fresh if name not in self._names)
 
     def _claim(self, value: Value) -> Value:
         value.name = self.unique_name(value.name)

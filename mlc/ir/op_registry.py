@@ -66,7 +66,25 @@ class _Required:
 
 REQUIRED: Any = _Required()
 
-ATTR_KINDS = ("int", "float", "str", "ints", "floats", "dtype", "array", "bool")
+def _frozen_array(value: Any) -> np.ndarray:
+    arr = np.array(value)
+    arr.flags.writeable = False
+    return arr
+
+
+# Each attribute kind and how a value is brought to its canonical Python form (tuples, not lists;
+# DType; read-only arrays).
+_COERCE: dict[str, Callable[[Any], Any]] = {
+    "int": int,
+    "float": float,
+    "str": lambda v: v.decode() if isinstance(v, bytes) else str(v),
+    "ints": lambda v: tuple(int(x) for x in np.asarray(v).reshape(-1)),
+    "floats": lambda v: tuple(float(x) for x in np.asarray(v).reshape(-1)),
+    "dtype": DType.parse,
+    "array": _frozen_array,
+    "bool": bool,
+}
+ATTR_KINDS = tuple(_COERCE)
 
 
 @dataclass(frozen=True)
@@ -81,26 +99,8 @@ class Attr:
             raise ValueError(f"unknown attribute kind {self.kind!r}; expected one of {ATTR_KINDS}")
 
     def coerce(self, value: Any) -> Any:
-        """Bring a value to the attribute's canonical Python form (tuples, not lists; DType)."""
-        if value is None:
-            return None
-        if self.kind == "int":
-            return int(value)
-        if self.kind == "bool":
-            return bool(value)
-        if self.kind == "float":
-            return float(value)
-        if self.kind == "str":
-            return value.decode() if isinstance(value, bytes) else str(value)
-        if self.kind == "ints":
-            return tuple(int(v) for v in np.asarray(value).reshape(-1))
-        if self.kind == "floats":
-            return tuple(float(v) for v in np.asarray(value).reshape(-1))
-        if self.kind == "dtype":
-            return DType.parse(value)
-        arr = np.array(value)
-        arr.flags.writeable = False
-        return arr
+        """Bring a value to the attribute's canonical Python form (None stays None)."""
+        return None if value is None else _COERCE[self.kind](value)
 
 
 class OpError(MlcError):
@@ -147,12 +147,9 @@ class OpDef:
                           hint=f"its attributes are: {known}")
         result: dict[str, Any] = {}
         for key, spec in self.attrs.items():
-            if key in attrs:
-                result[key] = spec.coerce(attrs[key])
-            elif spec.default is REQUIRED:
+            if key not in attrs and spec.default is REQUIRED:
                 raise OpError(f"op {self.name} needs attribute {key}")
-            else:
-                result[key] = spec.coerce(spec.default) if spec.default is not None else None
+            result[key] = spec.coerce(attrs.get(key, spec.default))
         return result
 
     def check_arity(self, count: int) -> None:
@@ -174,16 +171,11 @@ class OpDef:
     def infer_types(self, input_types: Sequence[TensorType | None], attrs: dict[str, Any],
                     body=None) -> list[TensorType]:
         self.check_arity(len(input_types))
-        input_types = self._pad_optional(input_types)
-        if body is not None:
-            result = self.infer(*input_types, body=body, **attrs)
-        else:
-            result = self.infer(*input_types, **attrs)
-        return list(result) if isinstance(result, (tuple, list)) else [result]
+        extra = {} if body is None else {"body": body}
+        return _as_list(self.infer(*self._pad_optional(input_types), **extra, **attrs))
 
     def compute(self, inputs: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> list[np.ndarray]:
-        result = self.kernel(*self._pad_optional(inputs), **attrs)
-        return list(result) if isinstance(result, (tuple, list)) else [result]
+        return _as_list(self.kernel(*self._pad_optional(inputs), **attrs))
 
     def cost(self, input_types: Sequence[TensorType | None], output_types: Sequence[TensorType],
              attrs: dict[str, Any]) -> Cost:
@@ -191,6 +183,11 @@ class OpDef:
             return self.cost_fn(self._pad_optional(input_types), list(output_types), **attrs)
         return Cost(0, sum(t.nbytes for t in input_types if t is not None),
                     sum(t.nbytes for t in output_types))
+
+
+def _as_list(result: Any) -> list:
+    """A kernel's or infer's result (one value or a tuple of them) as a list."""
+    return list(result) if isinstance(result, (tuple, list)) else [result]
 
 
 OPS: Registry[OpDef] = Registry("op", load=lambda: importlib.import_module("mlc.ops"))

@@ -9,7 +9,7 @@ it degrades to a best-effort line instead of raising.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -182,24 +182,19 @@ def format_attr(kind: str | None, value: Any) -> str:
     is omitted exactly when it would parse back to the default (``-0.0`` is not ``0.0``)."""
     if value is None:
         return "none"
-    kind = kind or _guess_kind(value)
-    if kind == "bool":
-        return "true" if value else "false"
-    if kind == "int":
-        return str(int(value))
-    if kind == "float":
-        return format_float(value)
-    if kind == "str":
-        return _json(str(value))
-    if kind == "ints":
-        return "[" + ",".join(str(int(v)) for v in np.asarray(value).reshape(-1)) + "]"
-    if kind == "floats":
-        return "[" + ",".join(format_float(v) for v in np.asarray(value).reshape(-1)) + "]"
-    if kind == "dtype":
-        return DType.parse(value).short
-    if kind == "array":
-        return format_typed_array(np.asarray(value))
-    return _json(repr(value))
+    return _FORMATS.get(kind or _guess_kind(value), lambda v: _json(repr(v)))(value)
+
+
+_FORMATS: dict[str, Callable[[Any], str]] = {
+    "bool": lambda v: "true" if v else "false",
+    "int": lambda v: str(int(v)),
+    "float": format_float,
+    "str": lambda v: _json(str(v)),
+    "ints": lambda v: "[" + ",".join(str(int(x)) for x in np.asarray(v).reshape(-1)) + "]",
+    "floats": lambda v: "[" + ",".join(format_float(x) for x in np.asarray(v).reshape(-1)) + "]",
+    "dtype": lambda v: DType.parse(v).short,
+    "array": lambda v: format_typed_array(np.asarray(v)),
+}
 
 
 def _guess_kind(value: Any) -> str:

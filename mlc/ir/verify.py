@@ -8,22 +8,12 @@ from __future__ import annotations
 from mlc.errors import MlcError, VerifyError
 
 from .graph import Graph, Node, Value
-
-
-def _node_text(node: Node) -> str:
-    try:
-        from .printer import print_node
-
-        return print_node(node)
-    except Exception:  # the printer itself may choke on a broken node; fall back to repr
-        return repr(node)
+from .printer import print_node  # never raises: a broken node prints as best it can
 
 
 def _fail(graph: Graph, node: Node | None, message: str) -> VerifyError:
-    where = f" in graph @{graph.name}"
-    if node is not None:
-        return VerifyError(f"{message}{where}:\n  {_node_text(node)}")
-    return VerifyError(message + where)
+    message += f" in graph @{graph.name}"
+    return VerifyError(message if node is None else f"{message}:\n  {print_node(node)}")
 
 
 def verify(graph: Graph) -> None:

@@ -9,6 +9,7 @@ live from step 0 to its last use and an output from its producer to the last ste
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -47,15 +48,11 @@ def value_nbytes(value: Value) -> int:
 
 def planned_values(graph: Graph, include_io: bool) -> list[Value]:
     """The values that live in the arena, in definition order."""
-    outputs = {id(v) for v in graph.outputs}
-    chosen: list[Value] = []
+    defined = [v for node in graph.nodes for v in node.outputs]
     if include_io:
-        chosen.extend(graph.inputs)
-    for node in graph.nodes:
-        for value in node.outputs:
-            if include_io or id(value) not in outputs:
-                chosen.append(value)
-    return chosen
+        return list(graph.inputs) + defined
+    outputs = {id(v) for v in graph.outputs}
+    return [v for v in defined if id(v) not in outputs]
 
 
 def live_intervals(graph: Graph, order: Sequence[Node], include_io: bool = False) -> list[Buffer]:
@@ -88,8 +85,4 @@ def lower_bound(buffers: Sequence[Buffer], alignment: int) -> int:
         size = align_up(b.size, alignment)
         delta[b.start] += size
         delta[b.end + 1] -= size
-    best = running = 0
-    for d in delta[:steps]:
-        running += d
-        best = max(best, running)
-    return best
+    return max(itertools.accumulate(delta[:steps], initial=0))

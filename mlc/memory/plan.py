@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -61,8 +62,7 @@ class MemoryPlan:
             "strategies": dict(self.strategies),
             "best": self.best(),
             "arena": self.arena,
-            "tensors": [{"name": t.name, "size": t.size, "offset": t.offset, "start": t.start,
-                         "end": t.end} for t in self.tensors],
+            "tensors": [dataclasses.asdict(t) for t in self.tensors],
             "alignment": self.alignment,
             "strategy": self.strategy,
             "include_io": self.include_io,
@@ -154,12 +154,10 @@ def plan_for_order(graph: Graph, order: Sequence[Node], *, strategy: str, alignm
     buffers, naive_sum = plan_buffers(graph, order, alignment, include_io, inplace)
     bound = lower_bound(buffers, alignment)
     results: dict[str, tuple[int, Offsets]] = {}
-    wanted = [s for s in STRATEGIES if s != "exact"] if strategy == "best" else [strategy]
-    for name in wanted:
-        if name == "exact":
-            continue
-        offsets = STRATEGIES[name](buffers, alignment)
-        results[name] = (arena_size(buffers, offsets, alignment), offsets)
+    for name in STRATEGIES if strategy == "best" else [strategy]:
+        if name != "exact":  # the MILP runs below, warm-started by the best of these
+            offsets = STRATEGIES[name](buffers, alignment)
+            results[name] = (arena_size(buffers, offsets, alignment), offsets)
     if strategy in ("best", "exact"):
         warm = min(results.values(), key=lambda r: r[0])[1] if results else None
         offsets, proven = _exact.solve(buffers, alignment, warm=warm, max_pairs=exact_max_pairs,

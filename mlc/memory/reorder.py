@@ -11,6 +11,7 @@ only when its arena is smaller. The graph is never reordered here (see plan.appl
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Sequence
 
 from mlc.ir.graph import Graph, Node
@@ -27,19 +28,16 @@ def schedule(graph: Graph, alignment: int, include_io: bool, rng: random.Random 
     index = {id(n): i for i, n in enumerate(nodes)}
     planned = {id(v) for v in planned_values(graph, include_io)}
     outputs = {id(v) for v in graph.outputs}
-    preds: list[set[int]] = []
+    waiting: list[int] = []  # per node, the producers not yet scheduled
     succs: list[set[int]] = [set() for _ in nodes]
     for i, node in enumerate(nodes):
         deps = {index[id(v.producer)] for v in node.inputs
                 if v is not None and v.producer is not None and id(v.producer) in index}
-        preds.append(deps)
+        waiting.append(len(deps))
         for d in deps:
             succs[d].add(i)
-    waiting = [len(p) for p in preds]
-    readers = {}  # value id -> number of distinct reader nodes not yet scheduled
-    for node in nodes:
-        for v in {id(v): v for v in node.inputs if v is not None}.values():
-            readers[id(v)] = readers.get(id(v), 0) + 1
+    # value id -> number of distinct reader nodes not yet scheduled
+    readers = Counter(vid for node in nodes for vid in {id(v) for v in node.inputs if v is not None})
 
     def size(v) -> int:
         return align_up(v.type.nbytes, alignment) if id(v) in planned else 0

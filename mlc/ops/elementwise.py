@@ -251,22 +251,23 @@ def dropout(x, *, ratio):
 
 # -- broadcasting ---------------------------------------------------------------------------------
 
-@register("add", inputs=["a", "b"], fusion=B, infer=_binary("add"), onnx=["Add", "Sum", "Mean"])
-def add(a, b):
-    """a + b with numpy broadcasting (integers wrap)."""
-    return np.add(a, b)
+def _ufunc(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], doc: str,
+           onnx: list[str], **infer_options):
+    """Register the broadcasting op ``name`` whose kernel is the numpy ufunc ``fn`` as it is."""
+
+    def kernel(a, b):
+        return fn(a, b)
+
+    kernel.__doc__, kernel.__name__ = doc, name
+    register(name, inputs=["a", "b"], fusion=B, infer=_binary(name, **infer_options),
+             onnx=onnx)(kernel)
+    return kernel
 
 
-@register("sub", inputs=["a", "b"], fusion=B, infer=_binary("sub"), onnx=["Sub"])
-def sub(a, b):
-    """a - b with numpy broadcasting (integers wrap)."""
-    return np.subtract(a, b)
-
-
-@register("mul", inputs=["a", "b"], fusion=B, infer=_binary("mul"), onnx=["Mul"])
-def mul(a, b):
-    """a · b with numpy broadcasting (integers wrap)."""
-    return np.multiply(a, b)
+add = _ufunc("add", np.add, "a + b with numpy broadcasting (integers wrap).",
+             ["Add", "Sum", "Mean"])
+sub = _ufunc("sub", np.subtract, "a - b with numpy broadcasting (integers wrap).", ["Sub"])
+mul = _ufunc("mul", np.multiply, "a · b with numpy broadcasting (integers wrap).", ["Mul"])
 
 
 @register("div", inputs=["a", "b"], fusion=B, infer=_binary("div"), onnx=["Div", "Mean"])
@@ -303,36 +304,13 @@ def pow_(a, b):
     return result.astype(a.dtype)
 
 
-@register("min", inputs=["a", "b"], fusion=B, infer=_binary("min"), onnx=["Min"])
-def min_(a, b):
-    """Elementwise minimum (NaN propagates, as in onnxruntime)."""
-    return np.minimum(a, b)
-
-
-@register("max", inputs=["a", "b"], fusion=B, infer=_binary("max"), onnx=["Max"])
-def max_(a, b):
-    """Elementwise maximum (NaN propagates, as in onnxruntime)."""
-    return np.maximum(a, b)
-
-
-@register("equal", inputs=["a", "b"], fusion=B,
-          infer=_binary("equal", numeric=False, out=DType.bool), onnx=["Equal"])
-def equal(a, b):
-    """a == b → bool."""
-    return np.equal(a, b)
-
-
-@register("less", inputs=["a", "b"], fusion=B, infer=_binary("less", out=DType.bool), onnx=["Less"])
-def less(a, b):
-    """a < b → bool."""
-    return np.less(a, b)
-
-
-@register("greater", inputs=["a", "b"], fusion=B, infer=_binary("greater", out=DType.bool),
-          onnx=["Greater"])
-def greater(a, b):
-    """a > b → bool."""
-    return np.greater(a, b)
+min_ = _ufunc("min", np.minimum, "Elementwise minimum (NaN propagates, as in onnxruntime).",
+              ["Min"])
+max_ = _ufunc("max", np.maximum, "Elementwise maximum (NaN propagates, as in onnxruntime).",
+              ["Max"])
+equal = _ufunc("equal", np.equal, "a == b → bool.", ["Equal"], numeric=False, out=DType.bool)
+less = _ufunc("less", np.less, "a < b → bool.", ["Less"], out=DType.bool)
+greater = _ufunc("greater", np.greater, "a > b → bool.", ["Greater"], out=DType.bool)
 
 
 def _where_infer(cond: TensorType, a: TensorType, b: TensorType) -> TensorType:

@@ -50,6 +50,16 @@ def _window_count(op: str, axis: str, size: int, kernel: int, stride: int, pad_b
     return count
 
 
+def _out_hw(op: str, shape, kernel, strides, pads, dilations,
+            ceil_mode: bool = False) -> tuple[int, int]:
+    """(Ho, Wo) of a convolution or pooling window over the spatial ``shape`` (H, W)."""
+    h, w = shape
+    return (_window_count(op, "H", h, kernel[0], strides[0], pads[0], pads[2], dilations[0],
+                          ceil_mode),
+            _window_count(op, "W", w, kernel[1], strides[1], pads[1], pads[3], dilations[1],
+                          ceil_mode))
+
+
 def _work_dtype(dtype: np.dtype) -> np.dtype:
     """float16 accumulates in float32 (as onnxruntime's CPU kernels do); others keep their type."""
     return np.dtype(np.float32) if dtype == np.float16 else dtype
@@ -69,6 +79,18 @@ def _rank(op: str, name: str, t: TensorType, rank: int) -> None:
         raise OpError(f"{op}: {name} must have rank {rank}, got {t}")
 
 
+def _conv_operands(op: str, x: TensorType, w: TensorType, b: TensorType | None, layout: str,
+                   **lengths) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Checks conv2d and conv2d_transpose share; the static (C, H, W) of x and dims of w."""
+    _check_lengths(op, **lengths)
+    _float_inputs(op, x, w, b)
+    _rank(op, "input x", x, 4)
+    chw = static_dims(x, op, "input x", start=1)
+    if w.rank != 4:
+        raise OpError(f"{op}: weight w must have rank 4 {layout}, got {w}")
+    return chw, static_dims(w, op, "weight w")
+
+
 # ---------------------------------------------------------------------------------------------
 # conv2d
 
@@ -76,13 +98,8 @@ def _rank(op: str, name: str, t: TensorType, rank: int) -> None:
 def _conv2d_infer(x: TensorType, w: TensorType, b: TensorType | None = None, *, strides, pads,
                   dilations, group) -> TensorType:
     op = "conv2d"
-    _check_lengths(op, strides=strides, pads=pads, dilations=dilations)
-    _float_inputs(op, x, w, b)
-    _rank(op, "input x", x, 4)
-    c, h, wd = static_dims(x, op, "input x", start=1)
-    if w.rank != 4:
-        raise OpError(f"{op}: weight w must have rank 4 [Cout, Cin/group, kh, kw], got {w}")
-    co, cg, kh, kw = static_dims(w, op, "weight w")
+    (c, h, wd), (co, cg, kh, kw) = _conv_operands(op, x, w, b, "[Cout, Cin/group, kh, kw]",
+                                                  strides=strides, pads=pads, dilations=dilations)
     if group < 1 or c % group or co % group:
         raise OpError(f"{op}: group={group} must divide both input channels {c} and output "
                       f"channels {co}")
@@ -94,8 +111,7 @@ def _conv2d_infer(x: TensorType, w: TensorType, b: TensorType | None = None, *, 
     if any(p < 0 for p in pads):
         raise OpError(f"{op}: pads must be non-negative, got {list(pads)}",
                       hint="crop with slice or pad before the convolution")
-    ho = _window_count(op, "H", h, kh, strides[0], pads[0], pads[2], dilations[0])
-    wo = _window_count(op, "W", wd, kw, strides[1], pads[1], pads[3], dilations[1])
+    ho, wo = _out_hw(op, (h, wd), (kh, kw), strides, pads, dilations)
     return TensorType((x.shape[0], co, ho, wo), x.dtype)
 
 
@@ -137,15 +153,10 @@ def conv2d(x, w, b=None, *, strides, pads, dilations, group):
     out_dtype = x.dtype
     work = _work_dtype(x.dtype)
     x, w = x.astype(work, copy=False), w.astype(work, copy=False)
-    n, c, h, wd = x.shape
     co, cg, kh, kw = w.shape
-    ho = _window_count("conv2d", "H", h, kh, strides[0], pads[0], pads[2], dilations[0])
-    wo = _window_count("conv2d", "W", wd, kw, strides[1], pads[1], pads[3], dilations[1])
-    xp = _pad_hw(x, pads)
-    if cg == 1 and group > 1:
-        y = _depthwise(xp, w, group, strides, dilations, (ho, wo))
-    else:
-        y = _conv_im2col(xp, w, group, strides, dilations, (ho, wo))
+    out = _out_hw("conv2d", x.shape[2:], (kh, kw), strides, pads, dilations)
+    conv = _depthwise if cg == 1 and group > 1 else _conv_im2col
+    y = conv(_pad_hw(x, pads), w, group, strides, dilations, out)
     if b is not None:
         y += b.astype(work, copy=False).reshape(1, co, 1, 1)
     return y.astype(out_dtype, copy=False)
@@ -172,17 +183,11 @@ def _depthwise(xp, w, group, strides, dilations, out) -> np.ndarray:
     """
     n = xp.shape[0]
     co, _, kh, kw = w.shape
-    mult = co // group
-    ho, wo = out
-    sh, sw = strides
-    y = np.zeros((n, group, mult, ho, wo), dtype=xp.dtype)
-    taps = w.reshape(group, mult, kh, kw)
-    for i in range(kh):
-        for j in range(kw):
-            r, s = i * dilations[0], j * dilations[1]
-            patch = xp[:, :, r:r + sh * (ho - 1) + 1:sh, s:s + sw * (wo - 1) + 1:sw]
-            y += patch[:, :, None] * taps[None, :, :, i, j, None, None]
-    return y.reshape(n, co, ho, wo)
+    y = np.zeros((n, group, co // group) + tuple(out), dtype=xp.dtype)
+    taps = w.reshape(group, co // group, kh, kw)
+    for (i, j), patch in zip(np.ndindex(kh, kw), _taps(xp, (kh, kw), strides, dilations, out)):
+        y += patch[:, :, None] * taps[None, :, :, i, j, None, None]
+    return y.reshape(n, co, *out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,14 +202,9 @@ def _transpose_out(size: int, kernel: int, stride: int, pad_begin: int, pad_end:
 def _conv2d_transpose_infer(x: TensorType, w: TensorType, b: TensorType | None = None, *, strides,
                             pads, dilations, group, output_padding) -> TensorType:
     op = "conv2d_transpose"
-    _check_lengths(op, strides=strides, pads=pads, dilations=dilations,
-                   output_padding=output_padding)
-    _float_inputs(op, x, w, b)
-    _rank(op, "input x", x, 4)
-    c, h, wd = static_dims(x, op, "input x", start=1)
-    if w.rank != 4:
-        raise OpError(f"{op}: weight w must have rank 4 [Cin, Cout/group, kh, kw], got {w}")
-    ci, cog, kh, kw = static_dims(w, op, "weight w")
+    (c, h, wd), (ci, cog, kh, kw) = _conv_operands(op, x, w, b, "[Cin, Cout/group, kh, kw]",
+                                                   strides=strides, pads=pads, dilations=dilations,
+                                                   output_padding=output_padding)
     if ci != c:
         raise OpError(f"{op}: input x has {c} channels but weight {w} has {ci} (its first dim)",
                       hint="conv2d_transpose weights are [Cin, Cout/group, kh, kw]")
@@ -375,20 +375,12 @@ def _pool_checks(op: str, x: TensorType, kernel, strides, pads, dilations) -> tu
     return static_dims(x, op, "input x", start=2)
 
 
-def _pool_out(op, shape, kernel, strides, pads, dilations, ceil_mode) -> tuple[int, int]:
-    h, w = shape
-    return (_window_count(op, "H", h, kernel[0], strides[0], pads[0], pads[2], dilations[0],
-                          ceil_mode),
-            _window_count(op, "W", w, kernel[1], strides[1], pads[1], pads[3], dilations[1],
-                          ceil_mode))
-
-
 def _max_pool_infer(x: TensorType, *, kernel, strides, pads, dilations, ceil_mode) -> TensorType:
     op = "max_pool2d"
     spatial = _pool_checks(op, x, kernel, strides, pads, dilations)
     if x.dtype.name == "bool":
         raise OpError(f"{op}: bool inputs are not supported, got {x}")
-    ho, wo = _pool_out(op, spatial, kernel, strides, pads, dilations, ceil_mode)
+    ho, wo = _out_hw(op, spatial, kernel, strides, pads, dilations, ceil_mode)
     return TensorType(x.shape[:2] + (ho, wo), x.dtype)
 
 
@@ -423,7 +415,7 @@ def _taps(xp: np.ndarray, kernel, strides, dilations, out):
           fusion=FusionKind.REDUCTION, infer=_max_pool_infer, onnx=["MaxPool"])
 def max_pool2d(x, *, kernel, strides, pads, dilations, ceil_mode):
     """Max over each window; padding (and ceil-mode overhang) never wins — ONNX MaxPool output 0."""
-    out = _pool_out("max_pool2d", x.shape[2:], kernel, strides, pads, dilations, ceil_mode)
+    out = _out_hw("max_pool2d", x.shape[2:], kernel, strides, pads, dilations, ceil_mode)
     extra = _ceil_extra(x.shape[2:], kernel, strides, pads, dilations, out)
     xp = _pad_hw(x, pads, fill=_lowest(x.dtype), extra=extra)
     y = np.full(x.shape[:2] + out, _lowest(x.dtype), dtype=x.dtype)
@@ -438,7 +430,7 @@ def _avg_pool_infer(x: TensorType, *, kernel, strides, pads, ceil_mode,
     spatial = _pool_checks(op, x, kernel, strides, pads, (1, 1))
     if not x.dtype.is_float:
         raise OpError(f"{op}: needs a floating-point input, got {x}")
-    ho, wo = _pool_out(op, spatial, kernel, strides, pads, (1, 1), ceil_mode)
+    ho, wo = _out_hw(op, spatial, kernel, strides, pads, (1, 1), ceil_mode)
     return TensorType(x.shape[:2] + (ho, wo), x.dtype)
 
 
@@ -464,7 +456,7 @@ def avg_pool2d(x, *, kernel, strides, pads, ceil_mode, count_include_pad):
     """Mean over each window — ONNX AveragePool, divisors exactly as onnxruntime computes them."""
     work = _work_dtype(x.dtype)
     h, w = x.shape[2:]
-    out = _pool_out("avg_pool2d", (h, w), kernel, strides, pads, (1, 1), ceil_mode)
+    out = _out_hw("avg_pool2d", (h, w), kernel, strides, pads, (1, 1), ceil_mode)
     extra = _ceil_extra((h, w), kernel, strides, pads, (1, 1), out)
     xp = _pad_hw(x.astype(work, copy=False), pads, extra=extra)
     y = np.zeros(x.shape[:2] + out, dtype=work)

@@ -90,16 +90,14 @@ def _extreme(x: np.ndarray, axes, keepdims: bool, name: str, largest: bool) -> n
 
 
 @register("reduce_max", inputs=["x"], attrs=_REDUCE_ATTRS, fusion=R,
-          infer=_reduce_infer("reduce_max", numeric_only=False),
-          onnx=["ReduceMax"])
+          infer=_reduce_infer("reduce_max", numeric_only=False), onnx=["ReduceMax"])
 def reduce_max(x, *, axes, keepdims):
     """Maximum over ``axes`` (NaN propagates; for bool, any)."""
     return _extreme(x, axes, keepdims, "reduce_max", largest=True)
 
 
 @register("reduce_min", inputs=["x"], attrs=_REDUCE_ATTRS, fusion=R,
-          infer=_reduce_infer("reduce_min", numeric_only=False),
-          onnx=["ReduceMin"])
+          infer=_reduce_infer("reduce_min", numeric_only=False), onnx=["ReduceMin"])
 def reduce_min(x, *, axes, keepdims):
     """Minimum over ``axes`` (NaN propagates; for bool, all)."""
     return _extreme(x, axes, keepdims, "reduce_min", largest=False)

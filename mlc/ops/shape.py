@@ -341,21 +341,6 @@ def _cubic_weights(frac: np.ndarray, a: float) -> np.ndarray:
     return np.where(t <= 1, near, np.where(t < 2, far, 0.0))
 
 
-def _resize_axis(x: np.ndarray, axis: int, out_len: int, scale: float, mode: str, transform: str,
-                 nearest_mode: str, cubic_a: float, exclude_outside: bool,
-                 roi: tuple[float, float] = (0.0, 1.0), extrapolation: float = 0.0) -> np.ndarray:
-    in_len = x.shape[axis]
-    coords = _source_coords(out_len, in_len, scale, transform, roi)
-    result = _interpolate(x, axis, out_len, coords, scale, mode, nearest_mode, cubic_a,
-                          exclude_outside)
-    if transform == "tf_crop_and_resize":  # outputs whose source lies outside the input
-        shape = [1] * x.ndim
-        shape[axis] = out_len
-        outside = ((coords < 0) | (coords > in_len - 1)).reshape(shape)
-        result = np.where(outside, np.asarray(extrapolation, result.dtype), result)
-    return result
-
-
 def interpolation_taps(coords: np.ndarray, in_len: int, mode: str, cubic_a: float,
                        exclude_outside: bool) -> tuple[np.ndarray, np.ndarray]:
     """Linear or cubic resampling of one axis as (taps[o, t] source indices, weights[o, t]) for
@@ -375,21 +360,6 @@ def interpolation_taps(coords: np.ndarray, in_len: int, mode: str, cubic_a: floa
     return np.clip(raw, 0, in_len - 1), weights
 
 
-def _interpolate(x: np.ndarray, axis: int, out_len: int, coords: np.ndarray, scale: float,
-                 mode: str, nearest_mode: str, cubic_a: float, exclude_outside: bool) -> np.ndarray:
-    in_len = x.shape[axis]
-    if mode == "nearest":
-        return np.take(x, _nearest_index(coords, nearest_mode, scale, in_len), axis=axis)
-    taps, weights = interpolation_taps(coords, in_len, mode, cubic_a, exclude_outside)
-    shape = [1] * x.ndim
-    shape[axis] = out_len
-    result = 0
-    for k in range(taps.shape[1]):
-        w = weights[:, k].astype(x.dtype).reshape(shape)
-        result = result + np.take(x, taps[:, k], axis=axis) * w
-    return result
-
-
 @dataclass(frozen=True)
 class ResizeAxis:
     """How a compiled kernel resamples one axis, from the registry's own coordinate code:
@@ -404,8 +374,9 @@ class ResizeAxis:
 
 def resize_plan(shape: tuple[int, ...], attrs: dict, work: np.dtype) -> list[ResizeAxis] | None:
     """The per-axis tables of ``resize`` on an input of ``shape``, in the order ``resize``
-    interpolates, skipping axes it leaves alone; None when ``resize`` is a plain copy. Backends
-    that compute them at compile time (loop IR, TVM) match the numpy kernel bit for bit."""
+    interpolates, skipping axes it leaves alone; None when ``resize`` is a plain copy. The numpy
+    kernel applies these tables, so backends that compute them at compile time (loop IR, TVM)
+    match it bit for bit."""
     mode, transform = attrs["mode"], attrs["coordinate_transformation_mode"]
     crop = transform == "tf_crop_and_resize"
     if tuple(attrs["size"]) == tuple(shape) and not crop:  # onnxruntime copies
@@ -428,6 +399,24 @@ def resize_plan(shape: tuple[int, ...], attrs: dict, work: np.dtype) -> list[Res
     return plan
 
 
+def _resample(x: np.ndarray, step: ResizeAxis, extrapolation: float) -> np.ndarray:
+    """One axis of ``resize``: the weighted sum of its taps (one tap, unweighted, for nearest),
+    then ``extrapolation`` where tf_crop_and_resize samples outside the input."""
+    shape = [1] * x.ndim
+    shape[step.axis] = -1
+    if step.weights is None:
+        result = np.take(x, step.taps[:, 0], axis=step.axis)
+    else:
+        result = 0
+        for k in range(step.taps.shape[1]):
+            weight = step.weights[:, k].reshape(shape)
+            result = result + np.take(x, step.taps[:, k], axis=step.axis) * weight
+    if step.outside is not None:
+        result = np.where(step.outside.reshape(shape), np.asarray(extrapolation, result.dtype),
+                          result)
+    return result
+
+
 @register("resize", inputs=["x"],
           attrs={"size": Attr("ints"), "scales": Attr("floats"), "mode": Attr("str", "nearest"),
                  "coordinate_transformation_mode": Attr("str", "half_pixel"),
@@ -435,24 +424,18 @@ def resize_plan(shape: tuple[int, ...], attrs: dict, work: np.dtype) -> list[Res
                  "cubic_coeff_a": Attr("float", -0.75), "exclude_outside": Attr("bool", False),
                  "extrapolation_value": Attr("float", 0.0), "roi": Attr("floats", ())},
           fusion=FusionKind.INJECTIVE, infer=_resize_infer, onnx=["Resize", "Upsample"])
-def resize(x, *, size, scales, mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-           exclude_outside, extrapolation_value, roi=()):
+def resize(x, **attrs):
     """Resize every axis to ``size`` — ONNX Resize, interpolated separably one axis at a time.
 
     Coordinates follow onnxruntime (float32 arithmetic, scales as given rather than size/in), so
     nearest-neighbour ties pick the same pixels. ``roi`` (starts then ends, normalised, one
     pair per axis) and ``extrapolation_value`` only matter for tf_crop_and_resize.
     """
-    crop = coordinate_transformation_mode == "tf_crop_and_resize"
-    if tuple(size) == x.shape and not crop:  # onnxruntime copies, even if a scale is not exactly 1
+    widen = attrs["mode"] != "nearest" and x.dtype == np.float16  # interpolate f16 in f32
+    y = x.astype(np.float32) if widen else x
+    plan = resize_plan(x.shape, attrs, y.dtype)
+    if plan is None:  # onnxruntime copies, even if a scale is not exactly 1
         return x.copy()
-    out_dtype = x.dtype
-    y = x.astype(np.float32, copy=False) if mode != "nearest" and x.dtype == np.float16 else x
-    for axis, (out_len, scale) in enumerate(zip(size, scales)):
-        axis_roi = (roi[axis], roi[axis + x.ndim]) if crop else (0.0, 1.0)
-        if out_len == y.shape[axis] and scale == 1.0 and axis_roi == (0.0, 1.0):
-            continue
-        y = _resize_axis(y, axis, out_len, scale, mode, coordinate_transformation_mode,
-                         nearest_mode, cubic_coeff_a, exclude_outside, axis_roi,
-                         extrapolation_value)
-    return np.ascontiguousarray(y, dtype=out_dtype)
+    for step in plan:
+        y = _resample(y, step, attrs["extrapolation_value"])
+    return np.ascontiguousarray(y, dtype=x.dtype)

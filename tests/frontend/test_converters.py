@@ -469,3 +469,55 @@ def test_onnx_equivalents_take_the_same_inputs_and_no_attributes() -> None:
         assert not schema.attributes and schema.max_output == 1, onnx_op
         assert schema.min_input <= len(all_ops()[name].inputs) <= schema.max_input, onnx_op
         assert onnx_op in CONVERTERS and name in EXPORTERS
+
+
+def test_onnx_twins_take_the_same_inputs_and_attributes() -> None:
+    """``onnx_twin`` extends the 1:1 rule to ops with attributes: the importer and exporter pass
+    them through by name, so hold each pair to ONNX's schema at every opset the importer reads
+    and the exporter writes (where the op exists): same names, types and float32 defaults."""
+    import onnx.defs
+    from onnx import helper
+
+    from mlc.frontend.converters import CONVERTERS, MAX_OPSET
+    from mlc.frontend.converters.equivalents import onnx_twin
+    from mlc.frontend.export import EXPORTERS, MIN_OPSET
+    from mlc.frontend.export import MAX_OPSET as EXPORT_MAX_OPSET
+    from mlc.ops import REQUIRED, all_ops
+
+    pairs = {op.name: onnx_twin(op) for op in all_ops().values() if op.attrs and onnx_twin(op)}
+    assert pairs == {"concat": "Concat", "gather": "Gather", "gelu": "Gelu",
+                     "hard_sigmoid": "HardSigmoid", "leaky_relu": "LeakyRelu",
+                     "log_softmax": "LogSoftmax", "lrn": "LRN", "softmax": "Softmax"}
+    kinds = {"int": onnx.AttributeProto.INT, "float": onnx.AttributeProto.FLOAT,
+             "str": onnx.AttributeProto.STRING}
+    for name, onnx_op in pairs.items():
+        op = all_ops()[name]
+        assert op.onnx_equivalent is None and onnx_op in CONVERTERS and name in EXPORTERS
+        schemas = [onnx.defs.get_schema(onnx_op, v) for v in (MIN_OPSET, MAX_OPSET, EXPORT_MAX_OPSET)
+                   if onnx.defs.has(onnx_op, v)]
+        assert schemas, onnx_op
+        for schema in schemas:
+            assert schema.max_output == 1, onnx_op
+            assert schema.min_input <= len(op.inputs) <= schema.max_input, onnx_op
+            assert sorted(schema.attributes) == sorted(op.attrs), (onnx_op, schema.since_version)
+            for key, attr in op.attrs.items():
+                spec = schema.attributes[key]
+                assert spec.type == kinds[attr.kind], (onnx_op, key)
+                assert spec.required == (attr.default is REQUIRED), (onnx_op, key)
+                if not spec.required:
+                    default = helper.get_attribute_value(spec.default_value)
+                    if attr.kind == "float":
+                        assert np.float32(default) == np.float32(attr.default), (onnx_op, key)
+                    else:
+                        assert default in (attr.default, str(attr.default).encode()), (onnx_op, key)
+
+
+def test_twins_import_attributes_by_name_and_core_defaults() -> None:
+    """A generated converter passes the attributes a node sets and leaves the rest to the core
+    op's defaults, which equal ONNX's."""
+    from mlc.frontend import import_model
+
+    model, _ = node_model("LRN", {"x": X4}, {"size": 3, "beta": 0.5}, opset=13)
+    (node,) = import_model(model).nodes
+    assert (node.op, node.attrs["size"], node.attrs["beta"]) == ("lrn", 3, 0.5)
+    assert (node.attrs["alpha"], node.attrs["bias"]) == (1e-4, 1.0)

@@ -9,7 +9,7 @@ import pytest
 from onnx import helper
 
 from mlc import interp
-from mlc.errors import ShapeError, UnsupportedOpError
+from mlc.errors import ModelLoadError, ShapeError, UnsupportedOpError
 from mlc.frontend import NeedsConstantError, import_model, supported_onnx_ops
 from mlc.frontend.specialize import check_shapes_match
 from mlc.ir import GraphBuilder
@@ -374,3 +374,35 @@ def test_zoo_transformer_with_symbolic_dims_folds_its_shape_arithmetic() -> None
                          shapes={model.graph.input[0].name: static}, rtol=1e-4, atol=1e-5)
     assert "concat" not in ops(graph)
     assert all(v.dtype.is_float for n in graph.nodes for v in n.outputs if n.op != "gather")
+
+
+def test_unsorted_nodes_sort_depth_first_from_the_first_node() -> None:
+    """Each node, in file order, is placed right after the producers it still waits for, so a
+    sorted graph keeps its order and an unsorted one moves as little as it must."""
+    from mlc.frontend.importer import sorted_nodes
+
+    nodes = [helper.make_node("Relu", ["c"], ["d"], name="D"),
+             helper.make_node("Relu", ["x"], ["a"], name="A"),
+             helper.make_node("Relu", ["x"], ["b"], name="B"),
+             helper.make_node("Relu", ["a"], ["c"], name="C")]
+    graph = helper.make_graph(nodes, "g", [], [])
+    assert [n.name for n in sorted_nodes(graph, {"x"})] == ["A", "C", "D", "B"]
+    cycle = helper.make_graph([helper.make_node("Relu", ["b"], ["a"]),
+                               helper.make_node("Relu", ["a"], ["b"])], "g", [], [])
+    with pytest.raises(ModelLoadError, match="cycle through tensor"):
+        sorted_nodes(cycle, {"x"})
+    dangling = helper.make_graph([helper.make_node("Relu", ["a"], ["b"]),
+                                  helper.make_node("Relu", ["nope"], ["a"], name="N")], "g", [], [])
+    with pytest.raises(ModelLoadError, match="node 'N' reads tensor 'nope'"):
+        sorted_nodes(dangling, {"x"})
+
+
+def test_needed_constants_trace_each_shape_input_in_node_order() -> None:
+    from mlc.frontend.importer import needed_constants
+
+    nodes = [helper.make_node("Reshape", ["x", "a"], ["r"]),
+             helper.make_node("Clip", ["r", "lo", "hi"], ["y"]),
+             helper.make_node("Add", ["s", "t"], ["a"]),
+             helper.make_node("Shape", ["x"], ["shp"]),
+             helper.make_node("Expand", ["x", "shp"], ["e"])]
+    assert needed_constants(nodes, {"x", "s", "t", "lo", "hi"}) == ["t", "s", "lo", "hi"]

@@ -13,6 +13,7 @@ can actually reach outside, so an unpadded conv has no Selects at all.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 from mlc.ir.dtypes import DType
@@ -27,16 +28,6 @@ from .reduce import _initial, accumulator_dtype
 def optional_input(node: Node, i: int) -> Value | None:
     """Input ``i`` of ``node``, or None when the optional input is absent."""
     return node.inputs[i] if len(node.inputs) > i else None
-
-
-def nest(ctx, extents: Sequence[int], body: Callable[..., Stmt], prefix: str = "r") -> Stmt:
-    """Serial loops over ``extents`` (outermost first) around ``body(*vars)``; extents of 1 give
-    no loop (the index is the constant 0)."""
-    def level(k: int, index: tuple[Expr, ...]) -> Stmt:
-        if k == len(extents):
-            return body(*index)
-        return ctx.loop(extents[k], lambda v: level(k + 1, index + (v,)), prefix)
-    return level(0, ())
 
 
 def window(out: Expr, tap: Expr, *, stride: int, dilation: int, pad: int, size: int,
@@ -56,6 +47,22 @@ def window(out: Expr, tap: Expr, *, stride: int, dilation: int, pad: int, size: 
     return pos, conds
 
 
+def _window2d(x: Value, out: Value, kernel: Sequence[int], strides: Sequence[int],
+              dilations: Sequence[int], pads: Sequence[int], tap: Callable = window) -> Callable:
+    """``taps(p, q, i, j) -> (row, col, conds)``: where tap (i, j) of output pixel (p, q) reads
+    x, clamped, and the conditions that it is inside; ``tap`` is ``window`` or, for a transposed
+    conv, ``_transposed_tap``, applied to each of the two spatial axes."""
+    (h, wd), (ho, wo) = x.shape[2:], out.shape[2:]
+
+    def taps(p: Expr, q: Expr, i: Expr, j: Expr) -> tuple[Expr, Expr, list[Expr]]:
+        row, in_row = tap(p, i, stride=strides[0], dilation=dilations[0], pad=pads[0], size=h,
+                          out_len=ho, taps=kernel[0])
+        col, in_col = tap(q, j, stride=strides[1], dilation=dilations[1], pad=pads[1], size=wd,
+                          out_len=wo, taps=kernel[1])
+        return row, col, in_row + in_col
+    return taps
+
+
 def masked(value: Expr, conds: list[Expr], fill) -> Expr:
     """``value`` where every condition holds, else ``fill`` (the pad value)."""
     return ir.select(ir.and_(*conds), value, ir.const(fill, value.dtype)) if conds else value
@@ -66,8 +73,16 @@ def _accumulate(ctx, acc_dtype: DType, extents: Sequence[int], term: Callable[..
                 combine: Callable[[Expr, Expr], Expr] = ir.add) -> tuple[ir.Var, Stmt]:
     """``acc = init; for idx in extents: acc = combine(acc, term(*idx))``: the local and code."""
     acc = ctx.local("acc", acc_dtype)
-    loops = nest(ctx, extents, lambda *k: Assign(acc, combine(acc, term(*k))))
+    loops = ctx.loop_nest(extents, lambda k: Assign(acc, combine(acc, term(*k))), "r")
     return acc, ir.block(Let(acc, init if init is not None else ir.const(0, acc_dtype)), loops)
+
+
+def _store_biased(ctx, store, idx: tuple[Expr, ...], acc: ir.Var, loops: Stmt, bias: Value | None,
+                  dtype: DType) -> Stmt:
+    """A conv's tail: ``loops`` (the accumulation), then the store of ``acc`` plus the bias of
+    output channel ``idx[1]`` (when there is one), as ``dtype``."""
+    result = acc if bias is None else ir.add(acc, ir.cast(acc.dtype, ctx.load(bias, (idx[1],))))
+    return ir.block(loops, store(idx, ir.cast(dtype, result)))
 
 
 # -- convolutions -----------------------------------------------------------------------------------
@@ -77,31 +92,22 @@ def lower_conv2d(ctx, node, store):
     """y[n, o, p, q] = b[o] + Σ_{c, i, j} x[n, g·Cg + c, p·sh + i·dh - top, q·sw + j·dw - left]
     · w[o, c, i, j], with g = o // (Cout/group) and zero outside x."""
     x, w, bias = node.inputs[0], node.inputs[1], optional_input(node, 2)
-    a = node.attrs
-    (sh, sw), (dh, dw), pads, group = a["strides"], a["dilations"], a["pads"], a["group"]
-    out = node.outputs[0]
-    _, _, h, wd = x.shape
+    a, out, group = node.attrs, node.outputs[0], node.attrs["group"]
     co, cg, kh, kw = w.shape
-    ho, wo = out.shape[2:]
+    taps = _window2d(x, out, (kh, kw), a["strides"], a["dilations"], a["pads"])
     acc_t = accumulator_dtype(x.dtype)
 
     def element(idx: tuple[Expr, ...]) -> Stmt:
         n, o, p, q = idx
 
         def term(c: Expr, i: Expr, j: Expr) -> Expr:
-            row, in_row = window(p, i, stride=sh, dilation=dh, pad=pads[0], size=h, out_len=ho,
-                                 taps=kh)
-            col, in_col = window(q, j, stride=sw, dilation=dw, pad=pads[1], size=wd, out_len=wo,
-                                 taps=kw)
+            row, col, inside = taps(p, q, i, j)
             channel = c if group == 1 else ir.add(ir.mul(ir.floordiv(o, co // group), cg), c)
-            xv = masked(ir.cast(acc_t, ctx.load(x, (n, channel, row, col))), in_row + in_col, 0)
+            xv = masked(ir.cast(acc_t, ctx.load(x, (n, channel, row, col))), inside, 0)
             return ir.mul(xv, ir.cast(acc_t, ctx.load(w, (o, c, i, j))))
 
         acc, loops = _accumulate(ctx, acc_t, (cg, kh, kw), term)
-        result: Expr = acc
-        if bias is not None:
-            result = ir.add(acc, ir.cast(acc_t, ctx.load(bias, (o,))))
-        return ir.block(loops, store(idx, ir.cast(out.dtype, result)))
+        return _store_biased(ctx, store, idx, acc, loops, bias, out.dtype)
 
     return ctx.loop_nest(out.shape, element)
 
@@ -134,13 +140,10 @@ def lower_conv2d_transpose(ctx, node, store):
     taps with r·sh + i·dh = p + top and s·sw + j·dw = q + left (g = o // Cog): the gather form of
     the registry's scatter-then-crop; a negative pad reads outside the scatter, which is 0."""
     x, w, bias = node.inputs[0], node.inputs[1], optional_input(node, 2)
-    a = node.attrs
-    (sh, sw), (dh, dw), pads, group = a["strides"], a["dilations"], a["pads"], a["group"]
-    out = node.outputs[0]
-    _, ci, h, wd = x.shape
+    a, out, group = node.attrs, node.outputs[0], node.attrs["group"]
     _, cog, kh, kw = w.shape
-    cig = ci // group
-    ho, wo = out.shape[2:]
+    cig = x.shape[1] // group
+    taps = _window2d(x, out, (kh, kw), a["strides"], a["dilations"], a["pads"], _transposed_tap)
     acc_t = accumulator_dtype(x.dtype)
 
     def element(idx: tuple[Expr, ...]) -> Stmt:
@@ -148,20 +151,14 @@ def lower_conv2d_transpose(ctx, node, store):
         g = ir.floordiv(o, cog)
 
         def term(c: Expr, i: Expr, j: Expr) -> Expr:
-            row, at_row = _transposed_tap(p, i, stride=sh, dilation=dh, pad=pads[0], size=h,
-                                          out_len=ho, taps=kh)
-            col, at_col = _transposed_tap(q, j, stride=sw, dilation=dw, pad=pads[1], size=wd,
-                                          out_len=wo, taps=kw)
+            row, col, at = taps(p, q, i, j)
             channel = c if group == 1 else ir.add(ir.mul(g, cig), c)
-            xv = masked(ir.cast(acc_t, ctx.load(x, (n, channel, row, col))), at_row + at_col, 0)
+            xv = masked(ir.cast(acc_t, ctx.load(x, (n, channel, row, col))), at, 0)
             out_channel = o if group == 1 else ir.mod(o, cog)
             return ir.mul(xv, ir.cast(acc_t, ctx.load(w, (channel, out_channel, i, j))))
 
         acc, loops = _accumulate(ctx, acc_t, (cig, kh, kw), term)
-        result: Expr = acc
-        if bias is not None:
-            result = ir.add(acc, ir.cast(acc_t, ctx.load(bias, (o,))))
-        return ir.block(loops, store(idx, ir.cast(out.dtype, result)))
+        return _store_biased(ctx, store, idx, acc, loops, bias, out.dtype)
 
     return ctx.loop_nest(out.shape, element)
 
@@ -262,32 +259,21 @@ def lower_gemm(ctx, node, store):
 
 # -- pooling ----------------------------------------------------------------------------------------
 
-def _lowest(dtype: DType) -> Expr:
-    return _initial("reduce_max", dtype)
-
-
 @reduction("max_pool2d")
 def lower_max_pool2d(ctx, node, store):
     """Max over each window; padding and ceil-mode overhang read as the dtype's lowest value."""
-    x = node.inputs[0]
-    a = node.attrs
-    (kh, kw), (sh, sw), (dh, dw), pads = a["kernel"], a["strides"], a["dilations"], a["pads"]
-    out = node.outputs[0]
-    h, wd = x.shape[2:]
-    ho, wo = out.shape[2:]
-    lowest = _lowest(x.dtype)
+    x, a, out = node.inputs[0], node.attrs, node.outputs[0]
+    taps = _window2d(x, out, a["kernel"], a["strides"], a["dilations"], a["pads"])
+    lowest = _initial("reduce_max", x.dtype)
 
     def element(idx: tuple[Expr, ...]) -> Stmt:
         n, c, p, q = idx
 
         def term(i: Expr, j: Expr) -> Expr:
-            row, in_row = window(p, i, stride=sh, dilation=dh, pad=pads[0], size=h, out_len=ho,
-                                 taps=kh)
-            col, in_col = window(q, j, stride=sw, dilation=dw, pad=pads[1], size=wd, out_len=wo,
-                                 taps=kw)
-            return masked(ctx.load(x, (n, c, row, col)), in_row + in_col, lowest.value)
+            row, col, inside = taps(p, q, i, j)
+            return masked(ctx.load(x, (n, c, row, col)), inside, lowest.value)
 
-        acc, loops = _accumulate(ctx, x.dtype, (kh, kw), term, lowest, ir.maximum)
+        acc, loops = _accumulate(ctx, x.dtype, a["kernel"], term, lowest, ir.maximum)
         return ir.block(loops, store(idx, acc))
 
     return ctx.loop_nest(out.shape, element)
@@ -321,16 +307,14 @@ def lower_avg_pool2d(ctx, node, store):
     h, wd = x.shape[2:]
     ho, wo = out.shape[2:]
     acc_t = accumulator_dtype(x.dtype)
+    taps = _window2d(x, out, (kh, kw), (sh, sw), (1, 1), pads)
 
     def element(idx: tuple[Expr, ...]) -> Stmt:
         n, c, p, q = idx
 
         def term(i: Expr, j: Expr) -> Expr:
-            row, in_row = window(p, i, stride=sh, dilation=1, pad=pads[0], size=h, out_len=ho,
-                                 taps=kh)
-            col, in_col = window(q, j, stride=sw, dilation=1, pad=pads[1], size=wd, out_len=wo,
-                                 taps=kw)
-            return masked(ir.cast(acc_t, ctx.load(x, (n, c, row, col))), in_row + in_col, 0)
+            row, col, inside = taps(p, q, i, j)
+            return masked(ir.cast(acc_t, ctx.load(x, (n, c, row, col))), inside, 0)
 
         acc, loops = _accumulate(ctx, acc_t, (kh, kw), term)
         count = ir.mul(
@@ -359,12 +343,10 @@ def lower_global_pool(ctx, node, store):
 
         if average:
             acc, loops = _accumulate(ctx, acc_t, spatial, term)
-            count = 1
-            for d in spatial:
-                count *= d
-            result = ir.div(acc, ir.const(count, acc_t))
+            result = ir.div(acc, ir.const(math.prod(spatial), acc_t))
         else:
-            acc, loops = _accumulate(ctx, acc_t, spatial, term, _lowest(acc_t), ir.maximum)
+            acc, loops = _accumulate(ctx, acc_t, spatial, term, _initial("reduce_max", acc_t),
+                                     ir.maximum)
             result = acc
         return ir.block(loops, store(idx, ir.cast(out.dtype, result)))
 

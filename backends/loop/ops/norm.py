@@ -19,7 +19,7 @@ from mlc.ops.common import normalize_axis
 from .. import ir
 from ..ir import Expr, Let, Stmt
 from . import reduction
-from .nn import masked, nest, optional_input, window
+from .nn import masked, optional_input, window
 
 f64 = DType.float64
 
@@ -74,19 +74,19 @@ def lower_layer_norm(ctx, node, store):
     eps = ir.const(node.attrs["epsilon"], f64)
 
     def row(lead: tuple[Expr, ...]) -> Stmt:
-        def at(*k: Expr) -> Expr:
+        def at(k: tuple[Expr, ...]) -> Expr:
             return wide(ctx.load(x, lead + k))
 
         total, mean = ctx.local("sum", f64), ctx.local("mean", f64)
         squares, std = ctx.local("sq", f64), ctx.local("std", f64)
-        add_up = nest(ctx, inner, lambda *k: ir.Assign(total, ir.add(total, at(*k))))
+        add_up = ctx.loop_nest(inner, lambda k: ir.Assign(total, ir.add(total, at(k))), "r")
 
-        def square(*k: Expr) -> Stmt:
-            d = ir.sub(at(*k), mean)
+        def square(k: tuple[Expr, ...]) -> Stmt:
+            d = ir.sub(at(k), mean)
             return ir.Assign(squares, ir.add(squares, ir.mul(d, d)))
 
-        def result(*k: Expr) -> Stmt:
-            y = ir.mul(ir.div(ir.sub(at(*k), mean), std),
+        def result(k: tuple[Expr, ...]) -> Stmt:
+            y = ir.mul(ir.div(ir.sub(at(k), mean), std),
                        wide(ctx.load(scale, ir.broadcast_index(scale.shape, inner, k))))
             if bias is not None:
                 y = ir.add(y, wide(ctx.load(bias, ir.broadcast_index(bias.shape, inner, k))))
@@ -94,9 +94,9 @@ def lower_layer_norm(ctx, node, store):
 
         return ir.block(
             Let(total, ir.const(0.0, f64)), add_up, Let(mean, ir.div(total, count)),
-            Let(squares, ir.const(0.0, f64)), nest(ctx, inner, square),
+            Let(squares, ir.const(0.0, f64)), ctx.loop_nest(inner, square, "r"),
             Let(std, ir.call("sqrt", ir.add(ir.div(squares, count), eps))),
-            nest(ctx, inner, result, "i"))
+            ctx.loop_nest(inner, result))
 
     return ctx.loop_nest(outer, row)
 
@@ -133,7 +133,7 @@ def lower_lrn(ctx, node, store):
             return ir.mul(v, v)
 
         total = ctx.local("sum", f64)
-        add_up = nest(ctx, (size,), lambda j: ir.Assign(total, ir.add(total, square(j))))
+        add_up = ctx.loop(size, lambda j: ir.Assign(total, ir.add(total, square(j))))
         base = ir.add(ir.const(a["bias"], f64), ir.mul(ir.const(a["alpha"] / size, f64), total))
         y = ir.div(wide(ctx.load(x, idx)), _power(base, a["beta"]))
         return ir.block(Let(total, ir.const(0.0, f64)), add_up, store(idx, ir.cast(out.dtype, y)))

@@ -71,9 +71,8 @@ class ImportContext:
             return self.env[name]
         if name in self.initializers:
             array = tensor_to_array(self.initializers[name], f"initializer '{name}'")
-            value = self.graph.add_constant(array, name=name)
-            self.env[name] = value
-            return value
+            self.env[name] = self.graph.add_constant(array, name=name)
+            return self.env[name]
         raise ModelLoadError(f"tensor '{name}' is read before anything defines it")
 
     def const(self, array: Any, dtype: DType | str | None = None, name: str | None = None) -> Value:
@@ -84,9 +83,7 @@ class ImportContext:
 
     def array_of(self, value: Value) -> np.ndarray | None:
         """The value's array when it is known at import (a constant or a small folded result)."""
-        if value.const is not None:
-            return value.const
-        return self.known.get(id(value))
+        return value.const if value.const is not None else self.known.get(id(value))
 
     # -- emitting core ops ------------------------------------------------------------------
     def emit(self, op: str, *inputs: Value | None, **attrs: Any) -> Value:
@@ -101,20 +98,18 @@ class ImportContext:
         opdef = get_op(op)
         attrs = opdef.normalize_attrs(attrs)
         types = opdef.infer_types([None if v is None else v.type for v in inputs], attrs)
-        present = [v for v in inputs if v is not None]
+        arrays = [None if v is None else self.array_of(v) for v in inputs]
         base = f"{self.prefix}.{op}"
-        if all(v.is_const for v in present) and all(
+        if all(v.is_const for v in inputs if v is not None) and all(
                 (t.dtype.is_int or t.dtype is DType.bool) and t.numel <= FOLD_LIMIT for t in types):
-            results = self._compute(opdef, inputs, attrs, types)
-            return [self.const(r, name=base) for r in results]
+            return [self.const(r, name=base) for r in self._compute(opdef, arrays, attrs, types)]
         node = self.graph.add_node(op, list(inputs), attrs, output_types=types,
                                    output_names=[base] * len(types))
         self.fresh.update(id(v) for v in node.outputs)
-        arrays = [None if v is None else self.array_of(v) for v in inputs]
         if all(a is not None for a, v in zip(arrays, inputs) if v is not None) and all(
                 t.numel <= KNOWN_LIMIT for t in types):
             try:
-                results = self._compute(opdef, inputs, attrs, types, arrays)
+                results = self._compute(opdef, arrays, attrs, types)
             except Exception:  # only a convenience for shape inputs; the node itself stays valid
                 results = []
             for out, result in zip(node.outputs, results):
@@ -122,12 +117,9 @@ class ImportContext:
         return list(node.outputs)
 
     @staticmethod
-    def _compute(opdef, inputs, attrs, types, arrays=None) -> list[np.ndarray]:
-        if arrays is None:
-            arrays = [None if v is None else v.const for v in inputs]
-        results = opdef.compute(arrays, attrs)
+    def _compute(opdef, arrays, attrs, types) -> list[np.ndarray]:
         out = []
-        for result, t in zip(results, types):
+        for result, t in zip(opdef.compute(arrays, attrs), types):
             result = np.asarray(result).astype(t.dtype.numpy, copy=False)
             if result.shape != tuple(t.shape):
                 raise AssertionError(f"{opdef.name} kernel gave shape {result.shape}, "
@@ -182,12 +174,11 @@ class NodeView:
         if array is not None:
             return array
         name = self.proto.input[i]
+        why = "but mlc needs its value at import (it defines a shape or an attribute)"
         if any(v is value for v in self.ctx.graph.inputs):
             raise NeedsConstantError([name], f"{self.label}: input {i} ('{name}') is a graph input, "
-                                             "but mlc needs its value at import (it defines a shape "
-                                             "or an attribute)")
-        raise ShapeError(f"{self.label}: input {i} ('{name}') is computed at run time, but mlc "
-                         "needs its value at import (it defines a shape or an attribute)",
+                                             + why)
+        raise ShapeError(f"{self.label}: input {i} ('{name}') is computed at run time, {why}",
                          hint="specialise symbolic dims with --shape name=1,3,224,224 so shape "
                               "arithmetic folds, or make the input constant")
 

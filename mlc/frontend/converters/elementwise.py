@@ -12,30 +12,6 @@ from .context import ImportContext, NodeView, onnx_dtype
 from .registry import converter
 
 
-@converter("Min")
-def min_(ctx: ImportContext, n: NodeView) -> Value:
-    return _chain(ctx, "min", n.inputs())
-
-
-@converter("Max")
-def max_(ctx: ImportContext, n: NodeView) -> Value:
-    return _chain(ctx, "max", n.inputs())
-
-
-@converter("Sum")
-def sum_(ctx: ImportContext, n: NodeView) -> Value:
-    return _chain(ctx, "add", n.inputs())
-
-
-@converter("Mean")
-def mean(ctx: ImportContext, n: NodeView) -> Value:
-    inputs = n.inputs()
-    total = _chain(ctx, "add", inputs)
-    if len(inputs) == 1:
-        return total
-    return ctx.emit("div", total, ctx.const(np.array(len(inputs), total.dtype.numpy)))
-
-
 def _chain(ctx: ImportContext, core: str, inputs: list[Value]) -> Value:
     """n-ary ONNX op → left fold of a binary core op; one input is an identity."""
     if len(inputs) == 1:
@@ -46,14 +22,18 @@ def _chain(ctx: ImportContext, core: str, inputs: list[Value]) -> Value:
     return result
 
 
-@converter("LeakyRelu")
-def leaky_relu(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("leaky_relu", n.input(0), alpha=n.attr("alpha", 0.01))
+converter("Min")(lambda ctx, n: _chain(ctx, "min", n.inputs()))
+converter("Max")(lambda ctx, n: _chain(ctx, "max", n.inputs()))
+converter("Sum")(lambda ctx, n: _chain(ctx, "add", n.inputs()))
 
 
-@converter("HardSigmoid")
-def hard_sigmoid(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("hard_sigmoid", n.input(0), alpha=n.attr("alpha", 0.2), beta=n.attr("beta", 0.5))
+@converter("Mean")
+def mean(ctx: ImportContext, n: NodeView) -> Value:
+    inputs = n.inputs()
+    total = _chain(ctx, "add", inputs)
+    if len(inputs) == 1:
+        return total
+    return ctx.emit("div", total, ctx.const(np.array(len(inputs), total.dtype.numpy)))
 
 
 @converter("Gelu", since=20)

@@ -30,14 +30,16 @@ def spatial_pads(n: NodeView, in_sizes: Sequence[int], kernel: Sequence[int],
         return [0] * 2 * rank
     if auto not in ("SAME_UPPER", "SAME_LOWER"):
         raise n.error(f"auto_pad={auto!r} is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER")
-    begins, ends = [], []
-    for size, k, s, d in zip(in_sizes, kernel, strides, dilations):
-        out = math.ceil(size / s)
-        total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
-        small, big = total // 2, total - total // 2
-        begins.append(small if auto == "SAME_UPPER" else big)
-        ends.append(big if auto == "SAME_UPPER" else small)
-    return begins + ends
+    totals = [max(0, (math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size)
+              for size, k, s, d in zip(in_sizes, kernel, strides, dilations)]
+    return _split_pads(auto, totals)
+
+
+def _split_pads(auto: str, totals: Sequence[int]) -> list[int]:
+    """Each axis' total padding as [begin..., end...]: an odd total puts the extra pad at the end
+    for SAME_UPPER and at the start otherwise, as the ONNX spec and onnxruntime do."""
+    small, big = [t // 2 for t in totals], [t - t // 2 for t in totals]
+    return small + big if auto == "SAME_UPPER" else big + small
 
 
 def _spatial_rank(n: NodeView, x: Value) -> int:
@@ -48,22 +50,28 @@ def _spatial_rank(n: NodeView, x: Value) -> int:
     return rank
 
 
+#: The value a 1-D op's attributes get on the H axis it is run with (pads get 0 on both ends).
+_LIFT = {"kernel": 1, "strides": 1, "dilations": 1, "output_padding": 0}
+
+
 def _as_2d(ctx: ImportContext, x: Value) -> Value:
     """[N, C, L] → [N, C, 1, L]."""
     return ctx.reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
 
 
-def _from_2d(ctx: ImportContext, y: Value) -> Value:
+def _emit_2d(ctx: ImportContext, core: str, rank: int, x: Value, *weights: Value | None,
+             **attrs) -> Value:
+    """Emit a 2-D core op; a 1-D one (``rank`` 1) runs as 2-D with H = 1 between two reshapes.
+    ``weights`` are the weight, lifted like ``x``, and the bias, which is not."""
+    if rank == 2:
+        return ctx.emit(core, x, *weights, **attrs)
+    x = _as_2d(ctx, x)
+    if weights:
+        weights = (_as_2d(ctx, weights[0]), *weights[1:])
+    attrs.update({k: (h, *attrs[k]) for k, h in _LIFT.items() if k in attrs})
+    attrs["pads"] = (0, attrs["pads"][0], 0, attrs["pads"][1])
+    y = ctx.emit(core, x, *weights, **attrs)
     return ctx.reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
-
-
-def _lift(values: Sequence[int], pad_value: int) -> tuple[int, ...]:
-    """1-D attribute → 2-D (H first)."""
-    return (pad_value, *values)
-
-
-def _lift_pads(pads: Sequence[int]) -> tuple[int, ...]:
-    return (0, pads[0], 0, pads[1])
 
 
 @converter("Conv")
@@ -76,13 +84,8 @@ def conv(ctx: ImportContext, n: NodeView) -> Value:
     strides = list(n.attr("strides", [1] * rank))
     dilations = list(n.attr("dilations", [1] * rank))
     pads = spatial_pads(n, x.shape[2:], kernel, strides, dilations)
-    group = int(n.attr("group", 1))
-    if rank == 2:
-        return ctx.emit("conv2d", x, w, b, strides=strides, pads=pads, dilations=dilations,
-                        group=group)
-    y = ctx.emit("conv2d", _as_2d(ctx, x), _as_2d(ctx, w), b, strides=_lift(strides, 1),
-                 pads=_lift_pads(pads), dilations=_lift(dilations, 1), group=group)
-    return _from_2d(ctx, y)
+    return _emit_2d(ctx, "conv2d", rank, x, w, b, strides=strides, pads=pads,
+                    dilations=dilations, group=int(n.attr("group", 1)))
 
 
 @converter("ConvTranspose")
@@ -94,14 +97,8 @@ def conv_transpose(ctx: ImportContext, n: NodeView) -> Value:
     dilations = list(n.attr("dilations", [1] * rank))
     out_pad = list(n.attr("output_padding", [0] * rank))
     pads = _transpose_pads(n, list(x.shape[2:]), kernel, strides, dilations, out_pad)
-    group = int(n.attr("group", 1))
-    if rank == 2:
-        return ctx.emit("conv2d_transpose", x, w, b, strides=strides, pads=pads,
-                        dilations=dilations, group=group, output_padding=out_pad)
-    y = ctx.emit("conv2d_transpose", _as_2d(ctx, x), _as_2d(ctx, w), b, strides=_lift(strides, 1),
-                 pads=_lift_pads(pads), dilations=_lift(dilations, 1), group=group,
-                 output_padding=_lift(out_pad, 0))
-    return _from_2d(ctx, y)
+    return _emit_2d(ctx, "conv2d_transpose", rank, x, w, b, strides=strides, pads=pads,
+                    dilations=dilations, group=int(n.attr("group", 1)), output_padding=out_pad)
 
 
 def _transpose_pads(n: NodeView, in_sizes: list[int], kernel: list[int], strides: list[int],
@@ -120,17 +117,12 @@ def _transpose_pads(n: NodeView, in_sizes: list[int], kernel: list[int], strides
         targets = list(output_shape)[-rank:]
     else:
         targets = [size * s for size, s in zip(in_sizes, strides)]
-    begins, ends = [], []
+    totals = []
     for i in range(rank):
         natural = strides[i] * (in_sizes[i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1
-        total = natural - targets[i]
-        if total < 0:
-            out_pad[i] += -total
-            total = 0
-        small, big = total // 2, total - total // 2
-        begins.append(small if auto == "SAME_UPPER" else big)
-        ends.append(big if auto == "SAME_UPPER" else small)
-    return begins + ends
+        out_pad[i] += max(targets[i] - natural, 0)
+        totals.append(max(natural - targets[i], 0))
+    return _split_pads(auto, totals)
 
 
 @converter("Gemm")
@@ -149,14 +141,10 @@ def _pool(ctx: ImportContext, n: NodeView, core: str, **extra) -> Value:
     pads = spatial_pads(n, x.shape[2:], kernel, strides, dilations)
     attrs = dict(ceil_mode=bool(n.attr("ceil_mode", 0)), **extra)
     if core == "max_pool2d":
-        attrs["dilations"] = dilations if rank == 2 else _lift(dilations, 1)
+        attrs["dilations"] = dilations
     elif any(d != 1 for d in dilations):
         raise n.error(f"dilations {dilations} are not supported for AveragePool")
-    if rank == 2:
-        return ctx.emit(core, x, kernel=kernel, strides=strides, pads=pads, **attrs)
-    y = ctx.emit(core, _as_2d(ctx, x), kernel=_lift(kernel, 1), strides=_lift(strides, 1),
-                 pads=_lift_pads(pads), **attrs)
-    return _from_2d(ctx, y)
+    return _emit_2d(ctx, core, rank, x, kernel=kernel, strides=strides, pads=pads, **attrs)
 
 
 @converter("MaxPool")

@@ -41,12 +41,6 @@ def layer_norm(ctx: ImportContext, n: NodeView) -> Value | list[Value]:
     return [y, mean, ctx.emit("reciprocal", std)]
 
 
-@converter("LRN")
-def lrn(ctx: ImportContext, n: NodeView) -> Value:
-    return ctx.emit("lrn", n.input(0), size=n.attr("size"), alpha=n.attr("alpha", 1e-4),
-                    beta=n.attr("beta", 0.75), bias=n.attr("bias", 1.0))
-
-
 def _softmax(core: str):
     def convert(ctx: ImportContext, n: NodeView) -> Value:
         x = n.input(0)

@@ -18,21 +18,14 @@ def _params(n: NodeView, x: Value, dtype: DType) -> tuple[np.ndarray, np.ndarray
     if n.attr("block_size", 0):
         raise n.error("blocked quantization (block_size > 0) is not supported")
     scale = np.asarray(n.const(1))
-    zero = n.const(2, default=None)
-    zero = np.zeros(scale.shape, dtype.numpy) if zero is None else np.asarray(zero)
+    zero = np.asarray(n.const(2, default=np.zeros(scale.shape, dtype.numpy)))
     axis = int(n.attr("axis", 1)) % max(len(x.shape), 1)
     if scale.size == 1:
         scale, zero = scale.reshape(()), zero.reshape(())
     elif scale.ndim != 1 or scale.shape[0] != x.shape[axis]:
         raise n.error(f"scale of shape {list(scale.shape)} does not match axis {axis} of "
                       f"input shape {list(x.shape)}")
-    return scale.astype(np.float32), zero, axis
-
-
-def _check(n: NodeView, dtype: DType) -> DType:
-    if dtype not in _QUANT_TYPES:
-        raise n.error(f"quantized type {dtype.name} is not supported (int8, uint8, int16 are)")
-    return dtype
+    return scale.astype(np.float32), zero.astype(dtype.numpy), axis
 
 
 @converter("QuantizeLinear", since=10, const_inputs=(1, 2))
@@ -45,10 +38,10 @@ def quantize(ctx: ImportContext, n: NodeView) -> Value:
         dtype = onnx_dtype(int(n.attr("output_dtype")), f"{n.label}: output_dtype")
     else:
         dtype = DType.uint8
-    dtype = _check(n, dtype)
+    if dtype not in _QUANT_TYPES:
+        raise n.error(f"quantized type {dtype.name} is not supported (int8, uint8, int16 are)")
     scale, zero_point, axis = _params(n, x, dtype)
-    return ctx.emit("quantize", x, scale=scale, zero_point=zero_point.astype(dtype.numpy),
-                    axis=axis, dtype=dtype)
+    return ctx.emit("quantize", x, scale=scale, zero_point=zero_point, axis=axis, dtype=dtype)
 
 
 @converter("DequantizeLinear", since=10, const_inputs=(1, 2))
@@ -56,8 +49,7 @@ def dequantize(ctx: ImportContext, n: NodeView) -> Value:
     x = n.input(0)
     scale_dtype = n.input(1).dtype
     scale, zero_point, axis = _params(n, x, x.dtype)
-    y = ctx.emit("dequantize", x, scale=scale, zero_point=zero_point.astype(x.dtype.numpy),
-                 axis=axis)
+    y = ctx.emit("dequantize", x, scale=scale, zero_point=zero_point, axis=axis)
     if scale_dtype is not DType.float32:
         y = ctx.emit("cast", y, to=scale_dtype)
     return y

@@ -38,7 +38,7 @@ class Converter:
     @property
     def versions(self) -> tuple[int, ...]:
         """The ONNX since-versions (≤ MAX_OPSET) this converter handles."""
-        return tuple(v for v in schema_versions(self.op_type) if self.handles(v))
+        return tuple(v for v in _all_versions().get(self.op_type, ()) if self.handles(v))
 
 
 CONVERTERS: Registry[Converter] = Registry("ONNX converter")
@@ -53,13 +53,9 @@ def converter(op_type: str, *, since: int = 1, until: int = MAX_OPSET,
     return wrap
 
 
-def schema_versions(op_type: str) -> tuple[int, ...]:
-    """Every since-version of the default-domain op ``op_type`` up to MAX_OPSET."""
-    return _all_versions().get(op_type, ())
-
-
 @lru_cache(maxsize=None)
 def _all_versions() -> dict[str, tuple[int, ...]]:
+    """Every default-domain op's since-versions up to MAX_OPSET."""
     table: dict[str, set[int]] = {}
     for s in onnx.defs.get_all_schemas_with_history():
         if s.domain in ("", "ai.onnx") and s.since_version <= MAX_OPSET and not s.deprecated:

@@ -246,10 +246,8 @@ def constant_of_shape(ctx: ImportContext, n: NodeView) -> Value:
 @converter("Shape")
 def shape_(ctx: ImportContext, n: NodeView) -> Value:
     dims = list(n.input(0).shape)
-    rank = len(dims)
-    start, end = int(n.attr("start", 0)), int(n.attr("end", rank))
-    start = min(max(start + rank if start < 0 else start, 0), rank)
-    end = min(max(end + rank if end < 0 else end, 0), rank)
+    start, end = int(n.attr("start", 0)), int(n.attr("end", len(dims)))
+    # Shape-15 counts negative start/end from the back and clamps to [0, rank], as slicing does.
     return ctx.const(np.array(dims[start:end], np.int64))
 
 
