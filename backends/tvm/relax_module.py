@@ -10,6 +10,7 @@ so the PrimFunc names that reach generated code are sanitized first.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,12 +50,8 @@ class RelaxProgram:
 
 def check_supported(graph: Graph) -> None:
     """Every op the TVM targets cannot compute, listed at once."""
-    missing: dict[str, int] = {}
-    for node in graph.nodes:
-        members = node.body.nodes if node.body is not None else [node]
-        for inner in members:
-            if inner.op not in TE_OPS:
-                missing[inner.op] = missing.get(inner.op, 0) + 1
+    missing = Counter(inner.op for node in graph.nodes for inner in _members(node)
+                      if inner.op not in TE_OPS)
     if missing:
         listed = ", ".join(f"{op} ({n}×)" for op, n in sorted(missing.items()))
         raise UnsupportedOpError(f"the TVM targets have no compute for: {listed}",
@@ -80,7 +77,7 @@ def to_relax(graph: Graph) -> RelaxProgram:
 
 
 def _emit_node(bb, index: int, node: Node, exprs: dict, names: NameTable) -> Group:
-    members = node.body.nodes if node.body is not None else [node]
+    members = _members(node)
     name = node.name or (node.body.name if node.body is not None else node.op)
     label = names.prefixed(name, "k_")
     # Relax's reshape reads a 0 in the target shape as "keep this dim": empty tensors take
@@ -105,9 +102,8 @@ def _emit_node(bb, index: int, node: Node, exprs: dict, names: NameTable) -> Gro
     tensor_sources = [(o, i) for o, i in sources if not _is_scalar_const(o)]
 
     def compute(*placeholders):
-        values: dict[int, te.Tensor] = {}
-        for (_, inner), placeholder in zip(tensor_sources, placeholders):
-            values[id(inner)] = placeholder
+        values: dict[int, te.Tensor] = {
+            id(inner): placeholder for (_, inner), placeholder in zip(tensor_sources, placeholders)}
         for value, inner in sources:
             if _is_scalar_const(value):
                 values[id(inner)] = _scalar_tensor(value)
@@ -130,6 +126,11 @@ def _emit_node(bb, index: int, node: Node, exprs: dict, names: NameTable) -> Gro
         for k, value in enumerate(node.outputs):
             exprs[id(value)] = bb.emit(relax.TupleGetItem(call, k))
     return Group(index, name, [m.op for m in members], primfunc)
+
+
+def _members(node: Node) -> list[Node]:
+    """The ops a top-level node computes: a fused group's body, else the node itself."""
+    return node.body.nodes if node.body is not None else [node]
 
 
 def _is_scalar_const(value: Value) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import numpy as np
@@ -62,10 +63,7 @@ def narrow(y: te.Tensor, dtype: str) -> te.Tensor:
 
 def element_count(x: te.Tensor, axes) -> int:
     """How many elements of ``x`` one reduction over ``axes`` combines."""
-    count = 1
-    for axis in axes:
-        count *= int(x.shape[axis])
-    return count
+    return math.prod(int(x.shape[axis]) for axis in axes)
 
 
 def unary(x: te.Tensor, fn: Callable[[tirx.PrimExpr], tirx.PrimExpr], name: str,

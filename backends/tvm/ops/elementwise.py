@@ -12,30 +12,24 @@ from .common import broadcast, const, dtype_of, is_float, like, tvm_dtype, unary
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def _float_unary(fn):
+def _unary_op(fn):
     return lambda node, args: unary(args[0], fn, node.op)
 
 
-_FLOAT_UNARY = {
+_UNARY = {
     "exp": tirx.exp, "log": tirx.log, "sqrt": tirx.sqrt, "tanh": tirx.tanh, "erf": tirx.erf,
     "sigmoid": tirx.sigmoid,
     "reciprocal": lambda v: like(v, 1) / v,
     "silu": lambda v: v * tirx.sigmoid(v),
     "hard_swish": lambda v: v * tirx.max(tirx.min(v / like(v, 6) + like(v, 0.5), like(v, 1)),
                                          like(v, 0)),
+    "relu": lambda v: tirx.max(v, like(v, 0)),
+    "neg": lambda v: like(v, 0) - v,
+    "not": lambda v: tirx.Not(v),
+    "identity": lambda v: v, "dropout": lambda v: v,
 }
-for _name, _fn in _FLOAT_UNARY.items():
-    te_op(_name)(_float_unary(_fn))
-
-
-@te_op("relu")
-def _relu(node, args):
-    return unary(args[0], lambda v: tirx.max(v, like(v, 0)), "relu")
-
-
-@te_op("neg")
-def _neg(node, args):
-    return unary(args[0], lambda v: like(v, 0) - v, "neg")
+for _name, _fn in _UNARY.items():
+    te_op(_name)(_unary_op(_fn))
 
 
 @te_op("abs")
@@ -44,16 +38,6 @@ def _abs(node, args):
     if dtype_of(x).startswith("uint"):
         return unary(x, lambda v: v, "abs")
     return unary(x, lambda v: tirx.Select(v < like(v, 0), like(v, 0) - v, v), "abs")
-
-
-@te_op("not")
-def _not(node, args):
-    return unary(args[0], lambda v: tirx.Not(v), "not")
-
-
-@te_op("identity", "dropout")
-def _identity(node, args):
-    return unary(args[0], lambda v: v, node.op)
 
 
 @te_op("leaky_relu")
@@ -163,22 +147,12 @@ def _pow(node, args):
     return broadcast(fn, args, "pow")
 
 
-def _compare(fn):
+def _broadcast_op(fn):
     return lambda node, args: broadcast(fn, args, node.op)
 
 
-te_op("equal")(_compare(lambda x, y: x == y))
-te_op("less")(_compare(lambda x, y: x < y))
-te_op("greater")(_compare(lambda x, y: x > y))
-
-
-@te_op("where")
-def _where(node, args):
-    return broadcast(lambda c, x, y: tirx.Select(c, x, y), args, "where")
-
-
-@te_op("prelu")
-def _prelu(node, args):
-    x, slope = args
-    return broadcast(lambda v, s: tirx.Select(v >= like(v, 0), v, v * s), [x, slope],
-                     "prelu")
+te_op("equal")(_broadcast_op(lambda x, y: x == y))
+te_op("less")(_broadcast_op(lambda x, y: x < y))
+te_op("greater")(_broadcast_op(lambda x, y: x > y))
+te_op("where")(_broadcast_op(lambda c, x, y: tirx.Select(c, x, y)))
+te_op("prelu")(_broadcast_op(lambda v, s: tirx.Select(v >= like(v, 0), v, v * s)))
