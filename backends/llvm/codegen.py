@@ -79,10 +79,10 @@ class ModuleCodegen:
     def add_global_array(self, name: str, array: np.ndarray) -> lir.GlobalVariable:
         """A private constant holding ``array``'s bytes, 64-byte aligned."""
         data = np.ascontiguousarray(array).tobytes() or b"\0"
-        var = lir.GlobalVariable(self.module, lir.ArrayType(T.i8, len(data)),
-                                 self.unique_name(name, "mlc_c_"))
+        ty = lir.ArrayType(T.i8, len(data))
+        var = lir.GlobalVariable(self.module, ty, self.unique_name(name, "mlc_c_"))
         var.type = T.ptr  # opaque pointers (LLVM ≥ 17)
-        var.initializer = lir.Constant(lir.ArrayType(T.i8, len(data)), bytearray(data))
+        var.initializer = lir.Constant(ty, bytearray(data))
         var.global_constant = True
         var.linkage = "private"
         var.unnamed_addr = True

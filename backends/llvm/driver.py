@@ -31,6 +31,7 @@ from ..toolchain.abi import ABI_VERSION, ARENA_ALIGN, STATUS_BAD_ARGUMENT, STATU
 from ..toolchain.artifact import ArtifactWriter, Manifest
 from ..toolchain.cc import build_shared_library
 from ..toolchain.host import host_target
+from . import lltypes as T
 from .codegen import ModuleCodegen
 from .emit import compile_module
 
@@ -78,41 +79,37 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: LlvmOptions | None
 
 # -- mlc_run and mlc_arena_bytes ------------------------------------------------------------------
 
-_PTR = llir.PointerType()
-_I8, _I32, _I64 = llir.IntType(8), llir.IntType(32), llir.IntType(64)
-
-
 def _entry(module: llir.Module, program: Program, functions: Sequence[llir.Function]) -> None:
     graph, arena_bytes = program.graph, program.arena_bytes
-    size_fn = llir.Function(module, llir.FunctionType(_I64, []), "mlc_arena_bytes")
-    llir.IRBuilder(size_fn.append_basic_block("entry")).ret(_I64(arena_bytes))
+    size_fn = llir.Function(module, llir.FunctionType(T.i64, []), "mlc_arena_bytes")
+    llir.IRBuilder(size_fn.append_basic_block("entry")).ret(T.i64(arena_bytes))
 
-    blob = llir.GlobalVariable(module, llir.ArrayType(_I8, 0), WEIGHTS_SYMBOL)
+    blob = llir.GlobalVariable(module, llir.ArrayType(T.i8, 0), WEIGHTS_SYMBOL)
     blob.linkage = "external"
-    run = llir.Function(module, llir.FunctionType(_I32, [_PTR, _PTR, _PTR]), "mlc_run")
+    run = llir.Function(module, llir.FunctionType(T.i32, [T.ptr, T.ptr, T.ptr]), "mlc_run")
     inputs, outputs, arena = run.args
     b = llir.IRBuilder(run.append_basic_block("entry"))
     bad = run.append_basic_block("bad_argument")
     body = run.append_basic_block("body")
-    checks = [b.icmp_unsigned("==", p, _PTR(None)) for p, needed in
+    checks = [b.icmp_unsigned("==", p, T.ptr(None)) for p, needed in
               ((inputs, graph.inputs), (outputs, graph.outputs), (arena, arena_bytes)) if needed]
-    failed = llir.IntType(1)(0)
+    failed = T.i1(0)
     if arena_bytes:
-        misaligned = b.and_(b.ptrtoint(arena, _I64), _I64(ARENA_ALIGN - 1))
-        failed = b.icmp_unsigned("!=", misaligned, _I64(0))
+        misaligned = b.and_(b.ptrtoint(arena, T.i64), T.i64(ARENA_ALIGN - 1))
+        failed = b.icmp_unsigned("!=", misaligned, T.i64(0))
     for check in checks:
         failed = b.or_(failed, check)
     b.cbranch(failed, bad, body)
-    llir.IRBuilder(bad).ret(_I32(STATUS_BAD_ARGUMENT))
+    llir.IRBuilder(bad).ret(T.i32(STATUS_BAD_ARGUMENT))
 
     b = llir.IRBuilder(body)
-    pointers = {"input": [b.load(b.gep(inputs, [_I64(i)], source_etype=_PTR), typ=_PTR)
+    pointers = {"input": [b.load(b.gep(inputs, [T.i64(i)], source_etype=T.ptr), typ=T.ptr)
                           for i in range(len(graph.inputs))],
-                "output": [b.load(b.gep(outputs, [_I64(i)], source_etype=_PTR), typ=_PTR)
+                "output": [b.load(b.gep(outputs, [T.i64(i)], source_etype=T.ptr), typ=T.ptr)
                            for i in range(len(graph.outputs))]}
 
     def byte_offset(base, offset: int):
-        return b.gep(base, [_I64(offset)], source_etype=_I8)
+        return b.gep(base, [T.i64(offset)], source_etype=T.i8)
 
     def locate(kind: str, n: int):
         if kind in pointers:
@@ -124,11 +121,11 @@ def _entry(module: llir.Module, program: Program, functions: Sequence[llir.Funct
         args = [locate(kind, n) for kind, n in step.args] + [workspace]
         b.call(function, args)
     if program.copies:
-        memcpy = module.declare_intrinsic("llvm.memcpy", [_PTR, _PTR, _I64])
+        memcpy = module.declare_intrinsic("llvm.memcpy", [T.ptr, T.ptr, T.i64])
         for copy in program.copies:
             b.call(memcpy, [pointers["output"][copy.output], locate(*copy.source),
-                            _I64(copy.nbytes), llir.IntType(1)(0)])
-    b.ret(_I32(STATUS_OK))
+                            T.i64(copy.nbytes), T.i1(0)])
+    b.ret(T.i32(STATUS_OK))
 
 
 _WEIGHTS_ASM = """\

@@ -79,8 +79,7 @@ class ExprEmitter(KernelEmitter):
 
     def to_memory(self, value: lir.Value, dtype: DType) -> lir.Value:
         if dtype == DType.bool:
-            width = value.type.count if T.is_vector(value) else None
-            return self.builder.zext(value, lir.VectorType(T.i8, width) if width else T.i8)
+            return self.builder.zext(value, T.reg(DType.int8, T.lanes(value)))
         return value
 
     # -- memo -------------------------------------------------------------------------------------
@@ -166,16 +165,11 @@ class ExprEmitter(KernelEmitter):
     def binary(self, op: str, a: lir.Value, b: lir.Value, dtype: DType) -> lir.Value:
         bld = self.builder
         if dtype.is_float:
-            if op == "add":
-                return bld.fadd(a, b, flags=CONTRACT)
-            if op == "sub":
-                return bld.fsub(a, b, flags=CONTRACT)
-            if op == "mul":
-                return bld.fmul(a, b, flags=CONTRACT)
-            if op == "div":
-                return bld.fdiv(a, b)
-            if op == "mod":
-                return bld.frem(a, b)
+            contracted = {"add": bld.fadd, "sub": bld.fsub, "mul": bld.fmul}
+            if op in contracted:
+                return contracted[op](a, b, flags=CONTRACT)
+            if op in ("div", "mod"):
+                return (bld.fdiv if op == "div" else bld.frem)(a, b)
             if op == "floordiv":
                 return self.float_floordiv(a, b)
             if op in ("max", "min"):
@@ -184,19 +178,11 @@ class ExprEmitter(KernelEmitter):
                 return bld.fcmp_unordered("!=", a, b)
             return bld.fcmp_ordered(FLOAT_COMPARE[op], a, b)
         unsigned = dtype in T.UNSIGNED
+        ops = {"add": bld.add, "sub": bld.sub, "mul": bld.mul, "and": bld.and_, "or": bld.or_}
         if dtype == DType.bool:
-            bool_ops = {"add": bld.or_, "max": bld.or_, "or": bld.or_, "sub": bld.xor,
-                        "mul": bld.and_, "min": bld.and_, "and": bld.and_}
-            if op in bool_ops:
-                return bool_ops[op](a, b)
-        if op == "add":
-            return bld.add(a, b)
-        if op == "sub":
-            return bld.sub(a, b)
-        if op == "mul":
-            return bld.mul(a, b)
-        if op in ("and", "or"):
-            return (bld.and_ if op == "and" else bld.or_)(a, b)
+            ops.update(add=bld.or_, max=bld.or_, sub=bld.xor, mul=bld.and_, min=bld.and_)
+        if op in ops:
+            return ops[op](a, b)
         if op in ("div", "mod", "floordiv"):
             return self.int_division(op, a, b, unsigned)
         if op in ("max", "min"):
@@ -269,7 +255,7 @@ class ExprEmitter(KernelEmitter):
                 return args[0]
             raise ValueError(f"intrinsic {fn} is not defined for {dtype.short}")
         if dtype == DType.float16:  # computed in f32 and rounded once to half
-            wide = [bld.fpext(a, _retype(a.type, lir.FloatType())) for a in args]
+            wide = [bld.fpext(a, T.reg(DType.float32, T.lanes(a))) for a in args]
             return bld.fptrunc(self.call(fn, wide, DType.float32), args[0].type)
         if vector_math.supports(fn, args[0]):
             return vector_math.emit(self, fn, args[0])
@@ -303,7 +289,7 @@ class ExprEmitter(KernelEmitter):
 
     def cast(self, x: lir.Value, source: DType, to: DType) -> lir.Value:
         bld = self.builder
-        width = x.type.count if T.is_vector(x) else None
+        width = T.lanes(x)
         target = T.reg(to, width)
         if to == DType.bool:
             if source.is_float:
@@ -329,7 +315,3 @@ class ExprEmitter(KernelEmitter):
         if T.reg(source).width > T.reg(to).width:
             return bld.trunc(x, target)
         return (bld.zext if unsigned else bld.sext)(x, target)
-
-
-def _retype(ty: lir.Type, element: lir.Type) -> lir.Type:
-    return lir.VectorType(element, ty.count) if isinstance(ty, lir.VectorType) else element

@@ -39,9 +39,7 @@ def build_kernel_library(kernels: Sequence[Kernel], folder: Path, host: HostTarg
 def _add_entry(codegen: ModuleCodegen, kernel_fn: lir.Function, name: str) -> None:
     fn = codegen.new_function(name, [T.ptr, T.ptr])
     b = lir.IRBuilder(fn.append_basic_block("entry"))
-    args = []
-    for k in range(len(kernel_fn.args) - 1):
-        slot = b.gep(fn.args[0], [T.const_i64(k)], source_etype=T.ptr, inbounds=True)
-        args.append(b.load(slot, typ=T.ptr))
+    args = [b.load(b.gep(fn.args[0], [T.const_i64(k)], source_etype=T.ptr, inbounds=True),
+                   typ=T.ptr) for k in range(len(kernel_fn.args) - 1)]
     b.call(kernel_fn, args + [fn.args[1]])
     b.ret_void()

@@ -54,14 +54,16 @@ def is_vector(value: lir.Value) -> bool:
     return isinstance(value.type, lir.VectorType)
 
 
+def lanes(value: lir.Value) -> int | None:
+    """The lane count of a vector ``value``, None for a scalar (``reg``'s ``width``)."""
+    return value.type.count if is_vector(value) else None
+
+
+_FLOAT_SUFFIX = {lir.FloatType: "f32", lir.DoubleType: "f64", lir.HalfType: "f16"}
+
+
 def suffix(ty: lir.Type) -> str:
     """The overload suffix of an intrinsic name: f32, v16f32, i8, v8i64…"""
     if isinstance(ty, lir.VectorType):
         return f"v{ty.count}{suffix(ty.element)}"
-    if isinstance(ty, lir.FloatType):
-        return "f32"
-    if isinstance(ty, lir.DoubleType):
-        return "f64"
-    if isinstance(ty, lir.HalfType):
-        return "f16"
-    return f"i{ty.width}"
+    return _FLOAT_SUFFIX.get(type(ty)) or f"i{ty.width}"
