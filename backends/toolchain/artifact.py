@@ -88,12 +88,9 @@ class Manifest:
                    outputs=tuple(TensorSpec.of_value(v) for v in graph.outputs), **fields)
 
     def to_json(self) -> dict:
-        data = {"format": FORMAT, **asdict(self)}
-        data["inputs"] = [t.to_json() for t in self.inputs]
-        data["outputs"] = [t.to_json() for t in self.outputs]
-        for key in ("files", "passes"):
-            data[key] = list(data[key])
-        return data
+        return {"format": FORMAT, **asdict(self), "inputs": [t.to_json() for t in self.inputs],
+                "outputs": [t.to_json() for t in self.outputs], "files": list(self.files),
+                "passes": list(self.passes)}
 
     @classmethod
     def from_json(cls, data: Any, where: str = MANIFEST) -> Manifest:

@@ -77,9 +77,8 @@ def _forget_stale_cache(build_dir: Path, wanted: Mapping[str, str]) -> None:
     """CMake reads the toolchain file's CPU flags only on a first configure: if build_dir was
     configured with other settings ("" = unset), drop CMake's cache so this one starts afresh."""
     cache = build_dir / "CMakeCache.txt"
-    if not cache.is_file():
-        return
-    if all((_cache_value(cache, key) or "") == value for key, value in wanted.items()):
+    if not cache.is_file() or all((_cache_value(cache, key) or "") == value
+                                  for key, value in wanted.items()):
         return
     cache.unlink()
     shutil.rmtree(build_dir / "CMakeFiles", ignore_errors=True)
