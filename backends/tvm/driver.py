@@ -95,10 +95,9 @@ def compile_tvm(graph: Graph, out_dir: str | os.PathLike, options: TvmOptions | 
     program = to_relax(optimised)
     with ArtifactWriter(out_dir) as writer, tempfile.TemporaryDirectory(prefix="mlc-tvm-") as tmp:
         module, schedule = _schedule(program.module, target, options.tune, Path(tmp))
-        if "relax" in options.emit:
-            (writer.path / EMIT_FILES["relax"]).write_text(program.module.script())
-        if "tir" in options.emit:
-            (writer.path / EMIT_FILES["tir"]).write_text(module.script())
+        for form, emitted in (("relax", program.module), ("tir", module)):
+            if form in options.emit:
+                (writer.path / EMIT_FILES[form]).write_text(emitted.script())
         executable = _build(module, target)
         library = write_library(executable, writer.path, target_name, options.arch)
         groups = [{"index": g.index, "name": g.name, "ops": g.ops, "primfunc": g.primfunc}

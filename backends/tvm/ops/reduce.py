@@ -130,23 +130,19 @@ def _row_stats(x: te.Tensor, axis: int):
     return shifted, expo, total, at
 
 
-@te_op("softmax")
-def _softmax(node, args):
-    x = args[0]
-    axis = normalize_axis(node.attrs["axis"], len(x.shape), "softmax")
-    _, expo, total, at = _row_stats(x, axis)
-    y = te.compute(x.shape, lambda *i: expo(*i) / total[at(i, 0)], name="softmax")
-    return narrow(y, dtype_of(x))
+def _softmax_op(fn):
+    """softmax or log_softmax: ``fn(i, shifted, exp, row_sum at i)`` along the node's axis."""
+    def compute(node, args):
+        x = args[0]
+        axis = normalize_axis(node.attrs["axis"], len(x.shape), node.op)
+        shifted, expo, total, at = _row_stats(x, axis)
+        y = te.compute(x.shape, lambda *i: fn(i, shifted, expo, total[at(i, 0)]), name=node.op)
+        return narrow(y, dtype_of(x))
+    return compute
 
 
-@te_op("log_softmax")
-def _log_softmax(node, args):
-    x = args[0]
-    axis = normalize_axis(node.attrs["axis"], len(x.shape), "log_softmax")
-    shifted, _, total, at = _row_stats(x, axis)
-    y = te.compute(x.shape, lambda *i: shifted(*i) - tirx.log(total[at(i, 0)]),
-                   name="log_softmax")
-    return narrow(y, dtype_of(x))
+te_op("softmax")(_softmax_op(lambda i, shifted, expo, total: expo(*i) / total))
+te_op("log_softmax")(_softmax_op(lambda i, shifted, expo, total: shifted(*i) - tirx.log(total)))
 
 
 @te_op("layer_norm")

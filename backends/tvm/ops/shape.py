@@ -10,14 +10,10 @@ from . import te_op
 from .common import const, dtype_of
 
 
-@te_op("reshape")
-def _reshape(node, args):
-    return topi.reshape(args[0], node.attrs["shape"])
-
-
-@te_op("transpose")
-def _transpose(node, args):
-    return topi.transpose(args[0], node.attrs["perm"])
+# ops that are one topi call on the input and one attribute
+for _op, (_fn, _attr) in {"reshape": (topi.reshape, "shape"), "transpose": (topi.transpose, "perm"),
+                          "expand": (topi.broadcast_to, "shape")}.items():
+    te_op(_op)(lambda node, args, fn=_fn, attr=_attr: fn(args[0], node.attrs[attr]))
 
 
 @te_op("concat")
@@ -78,11 +74,6 @@ def _gather(node, args):
         idx = tirx.Select(idx < const(0, "int64"), idx + const(dim, "int64"), idx)
         return x(*(i[:axis] + (idx,) + i[axis + rank_i:]))
     return te.compute(shape, element, name="gather", tag="injective")
-
-
-@te_op("expand")
-def _expand(node, args):
-    return topi.broadcast_to(args[0], node.attrs["shape"])
 
 
 @te_op("tile")
