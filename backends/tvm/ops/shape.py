@@ -30,18 +30,17 @@ def _split(node, args):
     def piece(begin: int):  # (TE's fcompute takes no keyword arguments, so no default-arg bind)
         return lambda *i: x(*(i[:axis] + (i[axis] + begin,) + i[axis + 1:]))
 
+    def shape(size: int) -> list[int]:
+        return [size if k == axis else int(d) for k, d in enumerate(x.shape)]
+
     sizes = node.attrs["sizes"]
     if len(sizes) > 1 and len(set(sizes)) == 1:  # one block writes all: one GPU kernel, not k
-        shape = [int(d) for d in x.shape]
-        shape[axis] = sizes[0]
-        return tuple(te.compute(shape, lambda *i: [piece(k * sizes[0])(*i)
-                                                   for k in range(len(sizes))],
+        return tuple(te.compute(shape(sizes[0]), lambda *i: [piece(k * sizes[0])(*i)
+                                                             for k in range(len(sizes))],
                                 name="split", tag="injective"))
     pieces, start = [], 0
-    for k, size in enumerate(node.attrs["sizes"]):
-        shape = [int(d) for d in x.shape]
-        shape[axis] = size
-        pieces.append(te.compute(shape, piece(start), name=f"split{k}", tag="injective"))
+    for k, size in enumerate(sizes):
+        pieces.append(te.compute(shape(size), piece(start), name=f"split{k}", tag="injective"))
         start += size
     return tuple(pieces)
 
