@@ -31,7 +31,7 @@ import numpy as np
 from mlc.errors import single_line
 from mlc.ir import Graph
 from mlc.ir.graph import Value
-from mlc.testing.node_suite import REASON_CHARS
+from mlc.testing.node_suite import REASON_CHARS, failure_reason
 
 BATCH_SIZE = 48  # graphs per compile: big enough to amortise the link, small enough to bisect
 TIMEOUT_S = 120.0  # one batch's compile + run in the child; a longer one counts as a hang
@@ -208,16 +208,12 @@ def _child(send, graph: Graph, feeds: Mapping[str, np.ndarray], compile_fn: Comp
 
 def _compile_and_run(graph: Graph, feeds: Mapping[str, np.ndarray], compile_fn: Compiler,
                      out_dir: str) -> list[np.ndarray] | str:
-    from mlc.errors import MlcError
-
     stage = "compile"
     try:
         run = compile_fn(graph, out_dir)
         stage = "run"
         return [np.array(a) for a in run(feeds)]
-    except MlcError as exc:
-        return f"{stage}: {type(exc).__name__}: {single_line(exc.one_line(), REASON_CHARS)}"
-    except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, the suite goes on)
-        return f"crash in {stage}: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
+    except Exception as exc:  # noqa: BLE001 (see failure_reason)
+        return failure_reason(stage, exc)
 
 
