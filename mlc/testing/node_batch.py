@@ -30,6 +30,7 @@ import numpy as np
 
 from mlc.errors import single_line
 from mlc.ir import Graph
+from mlc.ir.clone import clone_graph
 from mlc.ir.graph import Value
 from mlc.testing.node_suite import REASON_CHARS, failure_reason
 
@@ -65,7 +66,7 @@ def merge(graphs: Sequence[Graph], name: str = "batch") -> Merged:
                                    output_types=[o.type for o in node.outputs],
                                    output_names=[prefix + o.name for o in node.outputs],
                                    name=prefix + (node.name or node.op),
-                                   body=None if node.body is None else _clone(node.body))
+                                   body=None if node.body is None else clone_graph(node.body))
             for old, fresh in zip(node.outputs, copy.outputs):
                 mapping[id(old)] = fresh
         inputs.append({v.name: mapping[id(v)].name for v in graph.inputs})
@@ -73,12 +74,6 @@ def merge(graphs: Sequence[Graph], name: str = "batch") -> Merged:
         merged.outputs = [*merged.outputs, *(mapping[id(v)] for v in graph.outputs)]
         outputs.append(range(start, len(merged.outputs)))
     return Merged(merged, inputs, outputs)
-
-
-def _clone(graph: Graph) -> Graph:
-    from mlc.ir.clone import clone_graph
-
-    return clone_graph(graph)
 
 
 @dataclass

@@ -120,10 +120,7 @@ def supported_ops() -> dict[str, frozenset[int] | None]:
 
 
 def case_opset(model) -> int:
-    for imp in model.opset_import:
-        if imp.domain in ("", "ai.onnx"):
-            return imp.version
-    return 0
+    return next((imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")), 0)
 
 
 def case_ops(model) -> tuple[str, ...]:
@@ -134,6 +131,8 @@ def unsupported_because(case, ops: dict[str, frozenset[int] | None] | None = Non
     """Why a case is outside mlc's claim (see the module doc), or None when it is supported."""
     import onnx
 
+    from mlc.frontend.importer import resolve_version
+
     ops = supported_ops() if ops is None else ops
     opset = case_opset(case.model)
     for node in case.model.graph.node:
@@ -143,11 +142,13 @@ def unsupported_because(case, ops: dict[str, frozenset[int] | None] | None = Non
             return f"op {node.op_type}: not imported"
         versions = ops[node.op_type]
         if versions is not None:
-            since = _resolve_version(node.op_type, opset)
-            if since is None:
+            # resolved as the importer does (a newer schema that only adds element types reads
+            # as the last since-version it knows)
+            resolved = resolve_version(node.op_type, opset)
+            if resolved is None:
                 return f"op {node.op_type} at opset {opset}: version not imported"
-            if since not in versions:
-                return f"op {node.op_type}-{since}: version not imported"
+            if resolved[0] not in versions:
+                return f"op {node.op_type}-{resolved[0]}: version not imported"
     for vi in [*case.model.graph.input, *case.model.graph.output]:
         if not vi.type.HasField("tensor_type"):
             return "a non-tensor input or output (sequence, optional or map)"
@@ -156,15 +157,6 @@ def unsupported_because(case, ops: dict[str, frozenset[int] | None] | None = Non
             name = onnx.TensorProto.DataType.Name(elem).lower()
             return f"dtype {name}: not in mlc's IR"
     return None
-
-
-def _resolve_version(op_type: str, opset: int) -> int | None:
-    """The since-version the importer converts ``op_type`` at ``opset`` with: the schema's, or
-    for a newer schema that only adds element types, the last one the importer knows."""
-    from mlc.frontend.importer import resolve_version
-
-    resolved = resolve_version(op_type, opset)
-    return None if resolved is None else resolved[0]
 
 
 def supported_cases(cases: Iterable | None = None) -> list:
@@ -401,9 +393,8 @@ def write_expected_failures(path, results: list[CaseResult], reasons_from=()) ->
 
 def summary(results: list[CaseResult]) -> str:
     passed = sum(r.passed for r in results)
-    total = len(results)
-    rate = 100.0 * passed / max(total, 1)
-    return f"{passed}/{total} supported ONNX node cases pass ({rate:.1f}%)"
+    rate = 100.0 * passed / max(len(results), 1)
+    return f"{passed}/{len(results)} supported ONNX node cases pass ({rate:.1f}%)"
 
 
 def main(argv: list[str] | None = None) -> int:
