@@ -614,9 +614,8 @@ def _output_json(name: str, array: np.ndarray, file: str | None) -> dict:
         "shape": list(array.shape),
         "dtype": str(array.dtype),
         "head": [_json_scalar(x) for x in flat[:HEAD]],
-        "min": _json_scalar(float(numeric.min())) if flat.size else None,
-        "max": _json_scalar(float(numeric.max())) if flat.size else None,
-        "mean": _json_scalar(float(numeric.mean())) if flat.size else None,
+        **{stat: _json_scalar(float(getattr(numeric, stat)())) if flat.size else None
+           for stat in ("min", "max", "mean")},
         "file": file,
     }
 

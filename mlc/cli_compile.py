@@ -230,10 +230,10 @@ def size(artifact: str, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"{manifest.model} on {manifest.target}")
-    for column in ("flash", "ram", "text", "data", "bss", "arena", "arena lower bound"):
-        table.add_column(column, justify="right")
-    table.add_row(*(str(report[k]) for k in ("flash", "ram", "text", "data", "bss", "arena",
-                                             "arena_lower_bound")))
+    keys = ("flash", "ram", "text", "data", "bss", "arena", "arena_lower_bound")
+    for key in keys:
+        table.add_column(key.replace("_", " "), justify="right")
+    table.add_row(*(str(report[k]) for k in keys))
     _stdout_console().print(table)
 
 
