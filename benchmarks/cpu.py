@@ -143,11 +143,10 @@ def measure(name: str, *, threads: list[int], repeat: int, warmup: int, min_time
     for system in systems.values():
         if system.name != "ort" and system.calls:
             check(system, feeds, expected, threads[0])
-    rounds = {}
-    for t in threads:
-        rounds[str(t)] = run_rounds(systems, feeds, t, repeat=repeat, warmup=warmup,
-                                    min_time=min_time,
-                                    say=lambda r, t=t: say(f"{name}: {t} thread(s), round {r}"))
+    rounds = {str(t): run_rounds(systems, feeds, t, repeat=repeat, warmup=warmup,
+                                 min_time=min_time,
+                                 say=lambda r, t=t: say(f"{name}: {t} thread(s), round {r}"))
+              for t in threads}
     return {**row(name, macs, systems, threads), "rounds": rounds}
 
 

@@ -158,6 +158,17 @@ def _stdout_console():
     return Console(width=160)
 
 
+def _table(columns: Sequence[str], left: Sequence[str] | None = None, **options: Any):
+    """A rich Table with ``columns``, right-aligned (numbers) but for those in ``left``; all
+    left-aligned when ``left`` is None. ``options`` go to the Table (title, caption, ...)."""
+    from rich.table import Table
+
+    table = Table(**options)
+    for column in columns:
+        table.add_column(column, justify="left" if left is None or column in left else "right")
+    return table
+
+
 def _echo_json(doc: Any) -> None:
     click.echo(json.dumps(doc, indent=2, allow_nan=False))  # NaN is not JSON: a bug if it appears
 
@@ -364,12 +375,9 @@ def _stderr_console():
 
 
 def _timing_table(timing, label: str):
-    from rich.table import Table
-
     total = timing.total
-    table = Table(title=f"pass timing, {label}", caption="seconds include verify-each")
-    for column in ("#", "pass", "changed", "seconds", "%"):
-        table.add_column(column, justify="left" if column in ("pass", "changed") else "right")
+    table = _table(("#", "pass", "changed", "seconds", "%"), left=("pass", "changed"),
+                   title=f"pass timing, {label}", caption="seconds include verify-each")
     for row in timing.report():
         share = 100.0 * row.seconds / total if total > 0 else 0.0
         table.add_row(str(row.index), row.spec, "yes" if row.changed else "no",
@@ -522,14 +530,10 @@ def _plan_alignment(alignment: int | None, target: str | None, table: dict[str, 
 
 
 def _plan_table(result, model: str, chosen):
-    from rich.table import Table
-
     lower = result.lower_bound
     best = result.best()
-    table = Table(title=f"{model}{' ' + chosen[0] if chosen else ''}: arena per strategy",
-                  title_justify="left")
-    for column in ("", "bytes", "KiB", "× lower bound"):
-        table.add_column(column, justify="left" if not column else "right")
+    table = _table(("", "bytes", "KiB", "× lower bound"), left=("",), title_justify="left",
+                   title=f"{model}{' ' + chosen[0] if chosen else ''}: arena per strategy")
 
     def row(name: str, nbytes: int, style: str = "") -> None:
         ratio = f"{nbytes / lower:.3f}" if lower else "—"
@@ -614,19 +618,14 @@ def _output_json(name: str, array: np.ndarray, file: str | None) -> dict:
         "shape": list(array.shape),
         "dtype": str(array.dtype),
         "head": [_json_scalar(x) for x in flat[:HEAD]],
-        "min": _json_scalar(float(numeric.min())) if flat.size else None,
-        "max": _json_scalar(float(numeric.max())) if flat.size else None,
-        "mean": _json_scalar(float(numeric.mean())) if flat.size else None,
+        **{stat: _json_scalar(float(getattr(numeric, stat)())) if flat.size else None
+           for stat in ("min", "max", "mean")},
         "file": file,
     }
 
 
 def _print_outputs(names: list[str], arrays: list[np.ndarray]) -> None:
-    from rich.table import Table
-
-    table = Table()
-    for column in ("output", "shape", "dtype", "values"):
-        table.add_column(column)
+    table = _table(("output", "shape", "dtype", "values"))
     for name, array in zip(names, arrays):
         flat = np.asarray(array).reshape(-1)
         values = np.array2string(flat[:HEAD], precision=5, separator=", ")
@@ -723,11 +722,7 @@ def ops(as_json: bool) -> None:
     if as_json:
         _echo_json(rows)
         return
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} core ops")
-    for column in ("op", "inputs", "fusion", "ONNX"):
-        table.add_column(column)
+    table = _table(("op", "inputs", "fusion", "ONNX"), title=f"{len(rows)} core ops")
     for row in rows:
         table.add_row(row["name"], ", ".join(row["inputs"]), row["fusion"], ", ".join(row["onnx"]))
     _stdout_console().print(table)

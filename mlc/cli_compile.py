@@ -15,7 +15,7 @@ from typing import Sequence
 import click
 
 from mlc.cli import (_echo_json, _input_options, _json_option, _model, _pipeline_options,
-                     _Progress, _shape_option, _stdout_console, cli)
+                     _Progress, _shape_option, _stdout_console, _table, cli)
 from mlc.inputs import make_feeds, parse_input_specs
 
 
@@ -177,11 +177,9 @@ def bench(model: str, target_list: str, thread_list: str, repeat: int, warmup: i
     if as_json:
         _echo_json({"model": model, "repeat": repeat, "warmup": warmup, "results": rows})
         return
-    from rich.table import Table
-
-    table = Table(title=f"{os.path.basename(os.path.normpath(model))} — {repeat} runs")
-    for column in ("target", "threads", "median ms", "p90 ms", "prepare s", "clock"):
-        table.add_column(column, justify="left" if column in ("target", "clock") else "right")
+    table = _table(("target", "threads", "median ms", "p90 ms", "prepare s", "clock"),
+                   left=("target", "clock"),
+                   title=f"{os.path.basename(os.path.normpath(model))} — {repeat} runs")
     for row in rows:
         table.add_row(row["target"], str(row["threads"]), f"{row['median_ms']:.3f}",
                       f"{row['p90_ms']:.3f}", f"{row['prepare_s']:.2f}", row["timing"])
@@ -227,13 +225,10 @@ def size(artifact: str, as_json: bool) -> None:
     if as_json:
         _echo_json(report)
         return
-    from rich.table import Table
-
-    table = Table(title=f"{manifest.model} on {manifest.target}")
-    for column in ("flash", "ram", "text", "data", "bss", "arena", "arena lower bound"):
-        table.add_column(column, justify="right")
-    table.add_row(*(str(report[k]) for k in ("flash", "ram", "text", "data", "bss", "arena",
-                                             "arena_lower_bound")))
+    keys = ("flash", "ram", "text", "data", "bss", "arena", "arena_lower_bound")
+    table = _table([k.replace("_", " ") for k in keys], left=(),
+                   title=f"{manifest.model} on {manifest.target}")
+    table.add_row(*(str(report[k]) for k in keys))
     _stdout_console().print(table)
 
 

@@ -163,16 +163,11 @@ def conformance_section(results: list, others: dict[str, list] | None = None) ->
         lines += [f"| {why} | {n} |" for why, n in sorted(excluded.items())]
         lines.append("")
     failed = sorted((r for r in results if not r.passed), key=lambda r: r.name)
-    why = _expected_failures("ref")
     lines += ["### Failures", "",
               "The reasons are those of `tests/conformance/expected_failures.txt`, which the "
               "conformance test keeps in step with the failures (`python -m "
-              "mlc.testing.node_suite` prints mlc's own error for each).", ""]
-    if failed:
-        lines += ["| case | reason |", "|---|---|"]
-        lines += [f"| {r.name} | {why.get(r.name, r.reason).replace('|', '/')} |" for r in failed]
-    else:
-        lines.append("None.")
+              "mlc.testing.node_suite` prints mlc's own error for each).", "",
+              *_failure_table("ref", failed)]
     for target, target_results in others.items():
         lines += ["", *_extra_failures(target, target_results, failed)]
     return lines
@@ -184,22 +179,23 @@ def _extra_failures(target: str, results: list, ref_failed: list) -> list[str]:
     extra = sorted((r for r in results if not r.passed and r.name not in known),
                    key=lambda r: r.name)
     fixed = sorted(r.name for r in results if r.passed and r.name in known)
-    why = _expected_failures(target)
+    listed = node_suite.expected_failures_path(target).name
     lines = [f"### Failures on `{target}` beyond ref", "",
-             f"Reasons from `tests/conformance/{node_suite.expected_failures_path(target).name}`.", ""]
-    if extra:
-        lines += ["| case | reason |", "|---|---|"]
-        lines += [f"| {r.name} | {why.get(r.name, r.reason).replace('|', '/')} |" for r in extra]
-    else:
-        lines.append("None.")
+             f"Reasons from `tests/conformance/{listed}`.", "", *_failure_table(target, extra)]
     if fixed:
         lines += ["", f"Failing on ref but passing on `{target}`: {', '.join(fixed)}."]
     return lines
 
 
-def _expected_failures(target: str) -> dict[str, str]:
+def _failure_table(target: str, failed: list) -> list[str]:
+    """The failed cases with the reasons ``target``'s expected-failures list gives (else the
+    runner's), or "None."."""
+    if not failed:
+        return ["None."]
     path = node_suite.expected_failures_path(target)
-    return node_suite.read_expected_failures(path) if path.exists() else {}
+    why = node_suite.read_expected_failures(path) if path.exists() else {}
+    return ["| case | reason |", "|---|---|",
+            *(f"| {r.name} | {why.get(r.name, r.reason).replace('|', '/')} |" for r in failed)]
 
 
 def generate(conformance: bool = True, results=None, target_results=None) -> str:

@@ -84,8 +84,9 @@ def run(graph: Graph, feeds: Mapping[str, np.ndarray], *, as_list: bool = False,
         from mlc.memory.planned import run_planned
 
         results = run_planned(graph, feeds, plan, _check_feeds, _run_node)
-        return results if as_list else {v.name: r for v, r in zip(graph.outputs, results)}
-    return _execute(graph, feeds, as_list=as_list, trace=None)
+    else:
+        results = _execute(graph, feeds, trace=None)
+    return results if as_list else {v.name: r for v, r in zip(graph.outputs, results)}
 
 
 def run_traced(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -94,12 +95,13 @@ def run_traced(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.nd
     For tools that look inside a run (the numerics check names the first node that differs).
     """
     trace: dict[str, np.ndarray] = {}
-    _execute(graph, feeds, as_list=False, trace=trace)
+    _execute(graph, feeds, trace=trace)
     return trace
 
 
-def _execute(graph: Graph, feeds: Mapping[str, np.ndarray], *, as_list: bool,
-             trace: dict[str, np.ndarray] | None):
+def _execute(graph: Graph, feeds: Mapping[str, np.ndarray],
+             trace: dict[str, np.ndarray] | None) -> list[np.ndarray]:
+    """The outputs, in order; ``trace`` (if given) also gets every node output, none dropped."""
     env = _check_feeds(graph, feeds)
     dying = {} if trace is not None else _last_uses(graph)
     for position, node in enumerate(graph.nodes):
@@ -110,7 +112,4 @@ def _execute(graph: Graph, feeds: Mapping[str, np.ndarray], *, as_list: bool,
                 trace[value.name] = result
         for value in dying.get(position, ()):
             env.pop(id(value), None)
-    results = [v.const if v.is_const else env[id(v)] for v in graph.outputs]
-    if as_list:
-        return results
-    return {v.name: r for v, r in zip(graph.outputs, results)}
+    return [v.const if v.is_const else env[id(v)] for v in graph.outputs]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -85,18 +85,9 @@ class TargetResult:
     traceback: str | None = None  # for failures that are mlc bugs; shown on stderr, not in JSON
 
     def to_json(self) -> dict:
-        return {
-            "target": self.target,
-            "ok": self.ok,
-            "max_abs_err": _finite(self.max_abs_err),
-            "max_rel_err": _finite(self.max_rel_err),
-            "median_ms": _finite(self.median_ms),
-            "p90_ms": _finite(self.p90_ms),
-            "ratio_to_ort": _finite(self.ratio_to_ort),
-            "compile_s": _finite(self.compile_s),
-            "timing": self.timing,
-            "error": self.error,
-        }
+        """Every field but the traceback, in order; the float ones made JSON-safe."""
+        return {f.name: _finite(getattr(self, f.name)) if f.type == "float"
+                else getattr(self, f.name) for f in fields(self) if f.name != "traceback"}
 
 
 def _finite(x: float) -> float:

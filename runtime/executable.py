@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from mlc.backends.toolchain.artifact import ArtifactError, Manifest, TensorSpec, read_manifest
+from mlc.backends.toolchain.artifact import ArtifactError, Manifest, read_manifest
 from mlc.errors import MlcError
 
 from .bench import Timing, time_runs
@@ -99,7 +99,8 @@ class Executable(Runner):
         arrays = []
         for spec in self.manifest.inputs:
             if spec.name not in feeds:
-                raise FeedError(f"input {spec.name!r} ({_describe(spec)}) is missing from feeds")
+                raise FeedError(f"input {spec.name!r} ({spec.dtype}{list(spec.shape)}) is missing "
+                                "from feeds")
             array = np.asarray(feeds[spec.name])
             if array.dtype != spec.numpy_dtype:
                 raise FeedError(f"input {spec.name!r} has dtype {array.dtype}, expected "
@@ -109,10 +110,6 @@ class Executable(Runner):
                                 f"{list(spec.shape)}")
             arrays.append(np.require(array, requirements="C"))  # keeps 0-d arrays 0-d
         return arrays
-
-
-def _describe(spec: TensorSpec) -> str:
-    return f"{spec.dtype}{list(spec.shape)}"
 
 
 def load(path: str | os.PathLike, threads: int | None = None) -> Executable:

@@ -11,6 +11,7 @@ exits 70. Every failure here is a one-line ``MlcError``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -115,10 +116,8 @@ def _run_harness(command: Sequence[str], label: str, inputs: Sequence[bytes],
         raise HarnessError(f"{label}: the harness wrote {len(data)} output bytes, expected "
                            f"{sum(output_sizes)} (sizes {list(output_sizes)})",
                            exit_code=result.returncode, status=0, console=console)
-    outputs, offset = [], 0
-    for size in output_sizes:
-        outputs.append(data[offset:offset + size])
-        offset += size
+    ends = list(itertools.accumulate(output_sizes))
+    outputs = [data[end - size:end] for size, end in zip(output_sizes, ends)]
     if len(times) != repeat:
         raise HarnessError(f"{label}: {len(times)} mlc-time-ns lines for {repeat} timed runs",
                            exit_code=result.returncode, status=0, console=console)

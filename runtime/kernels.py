@@ -115,7 +115,6 @@ def _fresh(numel: int, dtype: np.dtype, is_float: bool) -> np.ndarray:
         np.zeros(numel, dtype)
 
 
-
 def _as_list(kernel: Kernel | Sequence[Kernel]) -> list[Kernel]:
     return [kernel] if isinstance(kernel, Kernel) else list(kernel)
 

@@ -15,14 +15,11 @@ ZOO_MODELS = ["digits_mlp", "digits_cnn", "kws_dscnn", "ic_resnet8", "vww_mobile
               "ad_autoencoder", "tiny_transformer"]
 
 
-def light_model_dir() -> Path:
+def light_model_path(name: str) -> Path:
+    """The light model ``name`` as the onnx package ships it (among its backend test data)."""
     import onnx
 
-    return Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
-
-
-def light_model_path(name: str) -> Path:
-    return light_model_dir() / f"light_{name}.onnx"
+    return Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / f"light_{name}.onnx"
 
 
 def zoo_model_path(name: str) -> Path:

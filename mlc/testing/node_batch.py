@@ -30,8 +30,9 @@ import numpy as np
 
 from mlc.errors import single_line
 from mlc.ir import Graph
+from mlc.ir.clone import clone_graph
 from mlc.ir.graph import Value
-from mlc.testing.node_suite import REASON_CHARS
+from mlc.testing.node_suite import REASON_CHARS, failure_reason
 
 BATCH_SIZE = 48  # graphs per compile: big enough to amortise the link, small enough to bisect
 TIMEOUT_S = 120.0  # one batch's compile + run in the child; a longer one counts as a hang
@@ -65,7 +66,7 @@ def merge(graphs: Sequence[Graph], name: str = "batch") -> Merged:
                                    output_types=[o.type for o in node.outputs],
                                    output_names=[prefix + o.name for o in node.outputs],
                                    name=prefix + (node.name or node.op),
-                                   body=None if node.body is None else _clone(node.body))
+                                   body=None if node.body is None else clone_graph(node.body))
             for old, fresh in zip(node.outputs, copy.outputs):
                 mapping[id(old)] = fresh
         inputs.append({v.name: mapping[id(v)].name for v in graph.inputs})
@@ -73,12 +74,6 @@ def merge(graphs: Sequence[Graph], name: str = "batch") -> Merged:
         merged.outputs = [*merged.outputs, *(mapping[id(v)] for v in graph.outputs)]
         outputs.append(range(start, len(merged.outputs)))
     return Merged(merged, inputs, outputs)
-
-
-def _clone(graph: Graph) -> Graph:
-    from mlc.ir.clone import clone_graph
-
-    return clone_graph(graph)
 
 
 @dataclass
@@ -208,16 +203,12 @@ def _child(send, graph: Graph, feeds: Mapping[str, np.ndarray], compile_fn: Comp
 
 def _compile_and_run(graph: Graph, feeds: Mapping[str, np.ndarray], compile_fn: Compiler,
                      out_dir: str) -> list[np.ndarray] | str:
-    from mlc.errors import MlcError
-
     stage = "compile"
     try:
         run = compile_fn(graph, out_dir)
         stage = "run"
         return [np.array(a) for a in run(feeds)]
-    except MlcError as exc:
-        return f"{stage}: {type(exc).__name__}: {single_line(exc.one_line(), REASON_CHARS)}"
-    except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, the suite goes on)
-        return f"crash in {stage}: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
+    except Exception as exc:  # noqa: BLE001 (see failure_reason)
+        return failure_reason(stage, exc)
 
 

@@ -87,19 +87,28 @@ def collect_cases() -> tuple:
     """ONNX's node test cases (~5 s; the generators print and warn, which we silence)."""
     from onnx.backend.test.case.node import collect_testcases
 
-    with warnings.catch_warnings(), np.errstate(all="ignore"), _quiet():
-        warnings.simplefilter("ignore")
+    with _silenced(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
         return tuple(collect_testcases(""))
 
 
 @contextlib.contextmanager
-def _quiet():
-    out, err = sys.stdout, sys.stderr
-    sys.stdout = sys.stderr = io.StringIO()
-    try:
+def _silenced():
+    """No Python warnings and no numpy floating-point warnings: the cases divide by zero, take
+    logs of negatives and overflow on purpose."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
         yield
-    finally:
-        sys.stdout, sys.stderr = out, err
+
+
+def failure_reason(stage: str, exc: Exception) -> str:
+    """A failed case's reason: ``<stage>: …`` for an MlcError (mlc refusing the case), ``crash in
+    <stage>: …`` for any other exception (a bug in mlc, recorded so the run goes on)."""
+    from mlc.errors import MlcError
+
+    if isinstance(exc, MlcError):
+        return f"{stage}: {type(exc).__name__}: {single_line(exc.one_line(), REASON_CHARS)}"
+    return f"crash in {stage}: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
 
 
 def supported_ops() -> dict[str, frozenset[int] | None]:
@@ -111,10 +120,7 @@ def supported_ops() -> dict[str, frozenset[int] | None]:
 
 
 def case_opset(model) -> int:
-    for imp in model.opset_import:
-        if imp.domain in ("", "ai.onnx"):
-            return imp.version
-    return 0
+    return next((imp.version for imp in model.opset_import if imp.domain in ("", "ai.onnx")), 0)
 
 
 def case_ops(model) -> tuple[str, ...]:
@@ -125,6 +131,8 @@ def unsupported_because(case, ops: dict[str, frozenset[int] | None] | None = Non
     """Why a case is outside mlc's claim (see the module doc), or None when it is supported."""
     import onnx
 
+    from mlc.frontend.importer import resolve_version
+
     ops = supported_ops() if ops is None else ops
     opset = case_opset(case.model)
     for node in case.model.graph.node:
@@ -134,11 +142,13 @@ def unsupported_because(case, ops: dict[str, frozenset[int] | None] | None = Non
             return f"op {node.op_type}: not imported"
         versions = ops[node.op_type]
         if versions is not None:
-            since = _resolve_version(node.op_type, opset)
-            if since is None:
+            # resolved as the importer does (a newer schema that only adds element types reads
+            # as the last since-version it knows)
+            resolved = resolve_version(node.op_type, opset)
+            if resolved is None:
                 return f"op {node.op_type} at opset {opset}: version not imported"
-            if since not in versions:
-                return f"op {node.op_type}-{since}: version not imported"
+            if resolved[0] not in versions:
+                return f"op {node.op_type}-{resolved[0]}: version not imported"
     for vi in [*case.model.graph.input, *case.model.graph.output]:
         if not vi.type.HasField("tensor_type"):
             return "a non-tensor input or output (sequence, optional or map)"
@@ -147,15 +157,6 @@ def unsupported_because(case, ops: dict[str, frozenset[int] | None] | None = Non
             name = onnx.TensorProto.DataType.Name(elem).lower()
             return f"dtype {name}: not in mlc's IR"
     return None
-
-
-def _resolve_version(op_type: str, opset: int) -> int | None:
-    """The since-version the importer converts ``op_type`` at ``opset`` with: the schema's, or
-    for a newer schema that only adds element types, the last one the importer knows."""
-    from mlc.frontend.importer import resolve_version
-
-    resolved = resolve_version(op_type, opset)
-    return None if resolved is None else resolved[0]
 
 
 def supported_cases(cases: Iterable | None = None) -> list:
@@ -176,24 +177,13 @@ def _import(case, inputs: dict[str, np.ndarray]):
         try:
             return import_model(case.model, bind=bind) if bind else import_model(case.model), bind
         except NeedsConstantError as exc:
-            names = _needed_names(exc, inputs, bind)
+            # the inputs it names, else the integer inputs not bound yet (shape-like ones are int64)
+            names = ([n for n in exc.names if n in inputs and n not in bind]
+                     or [n for n, a in inputs.items() if n not in bind and a.dtype.kind in "iu"])
             if not names:
                 raise
             bind.update({n: inputs[n] for n in names})
     raise AssertionError("unreachable: every input is bound")
-
-
-def _needed_names(exc, inputs: dict[str, np.ndarray], bind: dict) -> list[str]:
-    for attr in ("names", "inputs", "name", "input_name", "value"):
-        got = getattr(exc, attr, None)
-        if isinstance(got, str):
-            got = [got]
-        if got:
-            names = [n for n in got if n in inputs and n not in bind]
-            if names:
-                return names
-    # Fallback: the integer inputs not bound yet (shape-like inputs are int64).
-    return [n for n, a in inputs.items() if n not in bind and a.dtype.kind in "iu"]
 
 
 def _array(data) -> np.ndarray:
@@ -227,21 +217,15 @@ class Prepared:
 
 def prepare_case(case) -> Prepared | CaseResult:
     """Import a case (binding shape-like inputs); a failed CaseResult if the import fails."""
-    from mlc.errors import MlcError
-
     result = CaseResult(case.name, case_ops(case.model), FAILED, opset=case_opset(case.model))
     input_names = [vi.name for vi in case.model.graph.input]
     inputs_list, expected = case.data_sets[0]
     inputs = {n: _array(a) for n, a in zip(input_names, inputs_list)}
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
+        with _silenced():
             graph, bind = _import(case, inputs)
-    except MlcError as exc:
-        result.reason = f"import: {type(exc).__name__}: {single_line(exc.one_line(), REASON_CHARS)}"
-        return result
-    except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, so the run goes on)
-        result.reason = f"crash in import: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
+    except Exception as exc:  # noqa: BLE001 (see failure_reason)
+        result.reason = failure_reason("import", exc)
         return result
     result.bound = tuple(bind)
     return Prepared(result, graph, {v.name: inputs[v.name] for v in graph.inputs},
@@ -255,7 +239,6 @@ def run_case(case, target: str = "ref") -> CaseResult:
     """Import, run on ``target`` and compare one case; never raises for a failing case."""
     if target != "ref":
         return run_cases([case], target)[0]
-    from mlc.errors import MlcError
     from mlc.interp import run
 
     start = time.perf_counter()
@@ -265,14 +248,11 @@ def run_case(case, target: str = "ref") -> CaseResult:
         return prepared
     result = prepared.result
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
+        with _silenced():
             actual = run(prepared.graph, prepared.feeds, as_list=True)
         prepared.check(actual)
-    except MlcError as exc:
-        result.reason = f"run: {type(exc).__name__}: {single_line(exc.one_line(), REASON_CHARS)}"
-    except Exception as exc:  # noqa: BLE001 (a bug in mlc: recorded, so the run goes on)
-        result.reason = f"crash in run: {type(exc).__name__}: {single_line(exc, REASON_CHARS)}"
+    except Exception as exc:  # noqa: BLE001 (see failure_reason)
+        result.reason = failure_reason("run", exc)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -399,8 +379,6 @@ def write_expected_failures(path, results: list[CaseResult], reasons_from=()) ->
     """Rewrite the list at ``path`` for ``results``: its ``#`` header and the reasons it already
     gives are kept; a case it lacks takes its reason from the lists ``reasons_from`` (e.g. the
     ref list, for a case that fails on every target alike), else the runner's raw reason."""
-    from pathlib import Path
-
     path = Path(path)
     header, reasons = "", {}
     for source in reversed(list(reasons_from)):
@@ -415,9 +393,8 @@ def write_expected_failures(path, results: list[CaseResult], reasons_from=()) ->
 
 def summary(results: list[CaseResult]) -> str:
     passed = sum(r.passed for r in results)
-    total = len(results)
-    rate = 100.0 * passed / max(total, 1)
-    return f"{passed}/{total} supported ONNX node cases pass ({rate:.1f}%)"
+    rate = 100.0 * passed / max(len(results), 1)
+    return f"{passed}/{len(results)} supported ONNX node cases pass ({rate:.1f}%)"
 
 
 def main(argv: list[str] | None = None) -> int:
