@@ -273,11 +273,8 @@ class _Group:
         anchors = [n for n in self.nodes if n.op in REDUCE]
         if len(anchors) == 1 and len(self.outputs) == 1:
             body = self._anchored(anchors[0])
-        elif anchors:
+        else:  # with no anchors, just the output nests
             body = self._staged(anchors)
-        else:
-            body = ir.block(*(self.loop_nest(inner.shape, self._storer(buf, inner))
-                              for (inner, _), buf in zip(self.outputs, self.out_buffers)))
         read = {load.buffer.name for load in footprint(body).loads}
         params = tuple(p for p in self.params.values() if p.name in read)  # e.g. a conv's raw
         owned = tuple((k, v) for k, v in self.owned.items() if k in read)  # weights once packed
