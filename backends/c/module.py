@@ -154,20 +154,15 @@ def _entry(program: Program, kernels, symbols: dict[str, str]) -> str:
     lines = ["MLC_EXPORT size_t mlc_arena_bytes(void) { return MLC_MODEL_ARENA_BYTES; }", "",
              "MLC_EXPORT int mlc_run(const void *const *inputs, void *const *outputs, void *arena)",
              "{", f"{INDENT}unsigned char *const a = (unsigned char *)arena;"]
-    checks = []
-    if graph.inputs:
-        checks += ["inputs == NULL"] + [f"inputs[{i}] == NULL" for i in range(len(graph.inputs))]
-    if graph.outputs:
-        checks += ["outputs == NULL"] + [f"outputs[{i}] == NULL"
-                                         for i in range(len(graph.outputs))]
+    checks, unused = [], [] if program.arena_bytes else ["a"]
+    for name, values in (("inputs", graph.inputs), ("outputs", graph.outputs)):
+        if values:
+            checks += [f"{name} == NULL"] + [f"{name}[{i}] == NULL" for i in range(len(values))]
+        else:
+            unused.append(name)
     if program.arena_bytes:
         checks += ["a == NULL", "((uintptr_t)a % MLC_ARENA_ALIGN) != 0"]
-    else:
-        lines.append(f"{INDENT}(void)a;")
-    if not graph.inputs:
-        lines.append(f"{INDENT}(void)inputs;")
-    if not graph.outputs:
-        lines.append(f"{INDENT}(void)outputs;")
+    lines += [f"{INDENT}(void){name};" for name in unused]
     for k in range(0, len(checks), 4):
         lines.append(f"{INDENT}if ({' || '.join(checks[k:k + 4])}) return MLC_ERR_ARGUMENT;")
 
