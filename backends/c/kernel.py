@@ -215,11 +215,9 @@ class _KernelWriter:
         self.fn.emit(head + step + ") {")
         self.fn.depth += 1
         self._note_sign(s)
-        shadowed = s.var.name in self.in_scope
-        self.in_scope.add(s.var.name)
+        self.in_scope.add(s.var.name)  # a name no enclosing loop has (verify_kernel)
         self.stmt(s.body)
-        if not shadowed:
-            self.in_scope.discard(s.var.name)
+        self.in_scope.discard(s.var.name)
         self.fn.depth -= 1
         self.fn.emit("}")
 

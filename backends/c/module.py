@@ -83,13 +83,9 @@ def _restrictable(params: tuple[Buffer, ...], args: list[Location]) -> frozenset
     """Parameters that may be ``restrict``: those whose memory no other parameter of the same
     call reaches when either of the two is written (in-place kernels share an arena slot)."""
     spans = [_span(param, where) for param, where in zip(params, args)]
-    allowed = set()
-    for i, param in enumerate(params):
-        clash = any(j != i and _overlap(spans[i], spans[j]) and
-                    "output" in (param.kind, params[j].kind) for j in range(len(params)))
-        if not clash:
-            allowed.add(param.name)
-    return frozenset(allowed)
+    return frozenset(param.name for i, param in enumerate(params) if not any(
+        j != i and _overlap(spans[i], spans[j]) and "output" in (param.kind, params[j].kind)
+        for j in range(len(params))))
 
 
 def _span(param: Buffer, where: Location) -> tuple[str, int, int]:
