@@ -49,16 +49,13 @@ def literal(value, dtype: DType) -> str:
 
 
 def int_literal(value: int, dtype: DType) -> str:
-    bits = dtype.itemsize * 8
-    if dtype == DType.int64:
-        if value == -(1 << 63):
-            return "INT64_MIN"
-        return f"INT64_C({value})" if not -(1 << 31) <= value < (1 << 31) else str(value)
+    if dtype == DType.int64 and value == -(1 << 63):
+        return "INT64_MIN"
     if dtype == DType.int32 and value == -(1 << 31):
         return "INT32_MIN"
-    if bits <= 32 or -(1 << 31) <= value < (1 << 31):
-        return str(value)
-    return f"INT64_C({value})"
+    if dtype == DType.int64 and not -(1 << 31) <= value < (1 << 31):
+        return f"INT64_C({value})"
+    return str(value)
 
 
 def float_literal(value: float, dtype: DType) -> str:

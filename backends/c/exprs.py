@@ -169,9 +169,8 @@ class ExprRenderer:
         suffix = helper_suffix(e.a.dtype)
         if op in ("max", "min", "floordiv"):
             result = self._helper(f"mlc_{op}_{suffix}", e.a, e.b)
-        elif op == "mod":
-            result = self._helper("fmodf" if suffix == "f32" else "fmod", e.a, e.b)
-            return result  # exact: fmod's result is representable in its operands' type
+        elif op == "mod":  # exact: fmod's result is representable in its operands' type
+            return self._helper("fmodf" if suffix == "f32" else "fmod", e.a, e.b)
         else:
             result = self._infix(op, e.a, e.b)
             if op in _OPERATOR and _OPERATOR[op][1] in (RELATION, EQUALITY, AND, OR):

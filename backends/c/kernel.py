@@ -118,23 +118,19 @@ class _KernelWriter:
     # -- the function -----------------------------------------------------------------------------
 
     def write(self) -> RenderedKernel:
-        owned = dict(self.kernel.constants)
-        arrays = self.kernel.constant_arrays()
+        owned = self.kernel.constant_arrays()  # of const params, so a const pointer too
         statics = []
         params: list[Buffer] = []
         signature = []
         for param in self.kernel.params:
-            if param.name in owned:
-                cname = self.names.prefixed(param.name, f"{self.name}_c_")
-                statics.append(_static_array(cname, param, arrays[param.name]))
-                self.buffer_names[param.name] = cname
-                self.buffer_types[param.name] = f"const {memory_type(param.dtype)} *"
-                continue
-            cname = self.names.prefixed(param.name, "p_")
-            self.buffer_names[param.name] = cname
+            cname = self.names.prefixed(param.name, f"{self.name}_c_" if param.name in owned
+                                        else "p_")
             const = "const " if param.kind in ("input", "const") else ""
             pointer = f"{const}{memory_type(param.dtype)} *"
-            self.buffer_types[param.name] = pointer
+            self.buffer_names[param.name], self.buffer_types[param.name] = cname, pointer
+            if param.name in owned:
+                statics.append(_static_array(cname, param, owned[param.name]))
+                continue
             restrict = self.options.restrict is None or param.name in self.options.restrict
             signature.append(f"{pointer}{'restrict ' if restrict else ''}{cname}")
             params.append(param)
@@ -182,8 +178,7 @@ class _KernelWriter:
             self.fn.emit(text)
 
     def allocate(self, s: Allocate) -> None:
-        name = self.names.prefixed(s.buffer.name, "s_")
-        previous = self.buffer_names.get(s.buffer.name), self.buffer_types.get(s.buffer.name)
+        name = self.names.prefixed(s.buffer.name, "s_")  # a new buffer name (verify_kernel)
         self.buffer_names[s.buffer.name] = name
         ctype = memory_type(s.buffer.dtype)
         self.buffer_types[s.buffer.name] = f"{ctype} *"
@@ -197,10 +192,7 @@ class _KernelWriter:
         self.stmt(s.body)
         self.fn.depth -= 1
         self.fn.emit("}")
-        if previous[0] is None:
-            del self.buffer_names[s.buffer.name], self.buffer_types[s.buffer.name]
-        else:
-            self.buffer_names[s.buffer.name], self.buffer_types[s.buffer.name] = previous
+        del self.buffer_names[s.buffer.name], self.buffer_types[s.buffer.name]
 
     def loop(self, s: For) -> None:
         if s.kind == "parallel" and self.options.threads:
@@ -223,11 +215,9 @@ class _KernelWriter:
         self.fn.emit(head + step + ") {")
         self.fn.depth += 1
         self._note_sign(s)
-        shadowed = s.var.name in self.in_scope
-        self.in_scope.add(s.var.name)
+        self.in_scope.add(s.var.name)  # a name no enclosing loop has (verify_kernel)
         self.stmt(s.body)
-        if not shadowed:
-            self.in_scope.discard(s.var.name)
+        self.in_scope.discard(s.var.name)
         self.fn.depth -= 1
         self.fn.emit("}")
 

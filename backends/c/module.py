@@ -83,13 +83,9 @@ def _restrictable(params: tuple[Buffer, ...], args: list[Location]) -> frozenset
     """Parameters that may be ``restrict``: those whose memory no other parameter of the same
     call reaches when either of the two is written (in-place kernels share an arena slot)."""
     spans = [_span(param, where) for param, where in zip(params, args)]
-    allowed = set()
-    for i, param in enumerate(params):
-        clash = any(j != i and _overlap(spans[i], spans[j]) and
-                    "output" in (param.kind, params[j].kind) for j in range(len(params)))
-        if not clash:
-            allowed.add(param.name)
-    return frozenset(allowed)
+    return frozenset(param.name for i, param in enumerate(params) if not any(
+        j != i and _overlap(spans[i], spans[j]) and "output" in (param.kind, params[j].kind)
+        for j in range(len(params))))
 
 
 def _span(param: Buffer, where: Location) -> tuple[str, int, int]:
@@ -154,20 +150,15 @@ def _entry(program: Program, kernels, symbols: dict[str, str]) -> str:
     lines = ["MLC_EXPORT size_t mlc_arena_bytes(void) { return MLC_MODEL_ARENA_BYTES; }", "",
              "MLC_EXPORT int mlc_run(const void *const *inputs, void *const *outputs, void *arena)",
              "{", f"{INDENT}unsigned char *const a = (unsigned char *)arena;"]
-    checks = []
-    if graph.inputs:
-        checks += ["inputs == NULL"] + [f"inputs[{i}] == NULL" for i in range(len(graph.inputs))]
-    if graph.outputs:
-        checks += ["outputs == NULL"] + [f"outputs[{i}] == NULL"
-                                         for i in range(len(graph.outputs))]
+    checks, unused = [], [] if program.arena_bytes else ["a"]
+    for name, values in (("inputs", graph.inputs), ("outputs", graph.outputs)):
+        if values:
+            checks += [f"{name} == NULL"] + [f"{name}[{i}] == NULL" for i in range(len(values))]
+        else:
+            unused.append(name)
     if program.arena_bytes:
         checks += ["a == NULL", "((uintptr_t)a % MLC_ARENA_ALIGN) != 0"]
-    else:
-        lines.append(f"{INDENT}(void)a;")
-    if not graph.inputs:
-        lines.append(f"{INDENT}(void)inputs;")
-    if not graph.outputs:
-        lines.append(f"{INDENT}(void)outputs;")
+    lines += [f"{INDENT}(void){name};" for name in unused]
     for k in range(0, len(checks), 4):
         lines.append(f"{INDENT}if ({' || '.join(checks[k:k + 4])}) return MLC_ERR_ARGUMENT;")
 

@@ -51,8 +51,7 @@ def _float_texts(values: np.ndarray, single: bool) -> np.ndarray:
         np.isfinite(wide)
     texts = texts.astype(object)
     texts[needs_point] = texts[needs_point] + ".0"
-    suffix = "f" if single else ""
-    texts = texts + suffix
+    texts = texts + ("f" if single else "")
     nan, inf = np.isnan(wide), np.isinf(wide)
     texts[nan] = "NAN" if single else "(double)NAN"
     texts[inf & (wide > 0)] = "HUGE_VALF" if single else "HUGE_VAL"

@@ -59,10 +59,9 @@ def lower_node(node: Node, *, schedule: Schedule | None = None,
     """
     aliases: dict[int, Value] = {}
     if node.body is not None:
-        body = node.body
-        nodes = _flatten(body, aliases)
-        outer = {id(inner): value for inner, value in zip(body.inputs, node.inputs)}
-        outputs = list(zip(body.outputs, node.outputs))
+        nodes = _flatten(node.body, aliases)
+        outer = {id(inner): value for inner, value in zip(node.body.inputs, node.inputs)}
+        outputs = list(zip(node.body.outputs, node.outputs))
     else:
         nodes = [node]
         outer = {id(v): v for v in node.inputs if v is not None}
@@ -201,18 +200,11 @@ class _Group:
     def loop_nest(self, shape: Sequence[int], body: Callable[[tuple[Expr, ...]], Stmt],
                   prefix: str = "i") -> Stmt:
         """Serial loops over every axis of ``shape`` (none for axes of extent 1)."""
-        index: list[Expr] = []
-        loops = []
-        for dim in shape:
-            if dim == 1:
-                index.append(ir.const(0))
-            else:
-                var = self.var(prefix)
-                loops.append((var, dim))
-                index.append(var)
-        stmt = body(tuple(index))
-        for var, dim in reversed(loops):
-            stmt = For(var, ir.const(0), ir.const(dim), stmt)
+        index = tuple(ir.const(0) if dim == 1 else self.var(prefix) for dim in shape)
+        stmt = body(index)
+        for i, dim in reversed(list(zip(index, shape))):
+            if dim != 1:
+                stmt = For(i, ir.const(0), ir.const(dim), stmt)
         return stmt
 
     def arg(self, node: Node, i: int, idx: tuple[Expr, ...]) -> Expr:
@@ -273,11 +265,8 @@ class _Group:
         anchors = [n for n in self.nodes if n.op in REDUCE]
         if len(anchors) == 1 and len(self.outputs) == 1:
             body = self._anchored(anchors[0])
-        elif anchors:
+        else:  # with no anchors, just the output nests
             body = self._staged(anchors)
-        else:
-            body = ir.block(*(self.loop_nest(inner.shape, self._storer(buf, inner))
-                              for (inner, _), buf in zip(self.outputs, self.out_buffers)))
         read = {load.buffer.name for load in footprint(body).loads}
         params = tuple(p for p in self.params.values() if p.name in read)  # e.g. a conv's raw
         owned = tuple((k, v) for k, v in self.owned.items() if k in read)  # weights once packed

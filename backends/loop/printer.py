@@ -14,7 +14,6 @@ The output is stable: it depends on nothing but the kernel.
 from __future__ import annotations
 
 import json
-import math
 import re
 
 from mlc.ir.dtypes import DType
@@ -79,11 +78,7 @@ def _const(c: Const) -> str:
     if c.dtype == DType.bool:
         return "true" if c.value else "false"
     if c.dtype.is_float:
-        v = float(c.value)
-        if math.isnan(v):
-            text = "nan"
-        else:
-            text = ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+        text = repr(float(c.value))  # nan, inf and -inf spell themselves
     else:
         text = str(int(c.value))
     return text if c.dtype in (DType.int64, DType.float32) else f"{text}:{c.dtype.short}"

@@ -71,12 +71,8 @@ def binary(op: str, a, b, dtype: DType):
 
 
 def _int_arith(op: str, a: int, b: int) -> int:
-    if op == "add":
-        return a + b
-    if op == "sub":
-        return a - b
-    if op == "mul":
-        return a * b
+    if op in ("add", "sub", "mul"):
+        return {"add": a + b, "sub": a - b, "mul": a * b}[op]
     if b == 0:
         return 0
     if op == "floordiv":

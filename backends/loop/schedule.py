@@ -11,6 +11,7 @@ schedules at all, lowering gives the plain serial nests the evaluator checks eve
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Iterable
 
@@ -73,10 +74,7 @@ class Schedules:
 
     def with_overrides(self, overrides: Iterable[str]) -> Schedules:
         """Apply ``section.field=value`` overrides (``gemm.mr=4``, ``loops.parallel=false``)."""
-        result = self
-        for text in overrides:
-            result = _override(result, text)
-        return result
+        return functools.reduce(_override, overrides, self)
 
 
 def default_schedules(isa: str) -> Schedules:

@@ -48,11 +48,8 @@ def _layout(kernel: Kernel, stack_limit: int) -> tuple[dict[str, int | None], in
     placement: dict[str, int | None] = {}
     offset = 0
     for name, size in sizes.items():
-        if size is None:
-            placement[name] = None
-        else:
-            placement[name] = offset
-            offset += size
+        placement[name] = None if size is None else offset
+        offset += size or 0
     return placement, offset
 
 

@@ -27,10 +27,9 @@ from mlc.ir.dtypes import DType
 
 from .. import ir
 from ..ir import Allocate, Buffer, Expr, Load, Stmt, Store
-from .gemm_tile import constant_of, loop, tile, vector_loop, when
+from .gemm_tile import constant_of, loop, panel_cases, tile, vector_loop, when
 
 f32 = DType.float32
-TRUE = ir.const(True, ir.boolean)
 
 
 @dataclass(frozen=True)
@@ -87,19 +86,13 @@ class ConvShape:
             return ir.const(0), p
         return ir.floordiv(p, self.ow), ir.mod(p, self.ow)
 
-    def column_range(self, j: int) -> tuple[int, int]:
-        """The output columns [lo, hi) whose tap ``j`` reads inside the input's width."""
-        sw, left, dw = self.strides[1], self.pads[1], self.dilations[1]
-        lo = min(max(0, -(-(left - j * dw) // sw)), self.ow)
-        hi = min(self.ow, max(lo, (self.w - 1 + left - j * dw) // sw + 1))
-        return lo, hi
-
-    def row_range(self, i: int) -> tuple[int, int]:
-        """The output rows [lo, hi) whose tap ``i`` reads inside the input's height."""
-        sh, top, dh = self.strides[0], self.pads[0], self.dilations[0]
-        lo = min(max(0, -(-(top - i * dh) // sh)), self.oh)
-        hi = min(self.oh, max(lo, (self.h - 1 + top - i * dh) // sh + 1))
-        return lo, hi
+    def tap_range(self, axis: int, tap: int) -> tuple[int, int]:
+        """The output rows (``axis`` 0) or columns (1) [lo, hi) whose tap ``tap`` along that
+        axis reads inside the input."""
+        stride, pad, dilation = self.strides[axis], self.pads[axis], self.dilations[axis]
+        size, out = (self.h, self.oh) if axis == 0 else (self.w, self.ow)
+        lo = min(max(0, -(-(pad - tap * dilation) // stride)), out)
+        return lo, min(out, max(lo, (size - 1 + pad - tap * dilation) // stride + 1))
 
 
 def pack_weights(w: np.ndarray, groups: int, mr: int) -> np.ndarray:
@@ -120,9 +113,8 @@ def lower_conv_gemm(ctx, node, store, schedules) -> Stmt | None:
     lanes = schedules.lanes(4)
     mr, nr = gemm.mr, -(-gemm.nr // lanes) * lanes
     m, k, n = s.m, s.k, s.n
-    mp_full, m_tail = divmod(m, mr)
     np_full, n_tail = divmod(n, nr)
-    mps, nps = mp_full + (m_tail > 0), np_full + (n_tail > 0)
+    mps, nps = -(-m // mr), np_full + (n_tail > 0)
     npad = nps * nr
     direct = s.pointwise and gemm.conv in ("auto", "direct")
     apack = ctx.constant(f"{w.name}_packed{mr}", pack_weights(constant_of(ctx, w), s.groups, mr))
@@ -164,15 +156,11 @@ def lower_conv_gemm(ctx, node, store, schedules) -> Stmt | None:
                     value = ir.add(value, ctx.load(bias, (co,)))
                 return store((b, co) + s.spatial(ir.add(p0, c)), value)
 
-            rows = [(ir.lt(mpanel, mp_full) if m_tail else TRUE, mr)] * (mp_full > 0)
-            rows += [(ir.ge(mpanel, mp_full) if mp_full else TRUE, m_tail)] * (m_tail > 0)
-            cols = [(ir.lt(npanel, np_full) if n_tail else TRUE, nr,
-                     b_input if direct else b_col)] * (np_full > 0)
-            cols += [(ir.ge(npanel, np_full) if np_full else TRUE, n_tail,
-                      b_tail if direct else b_col)] * (n_tail > 0)
             return ir.block(*(when(ctx, ir.and_(rc, cc), tile(
-                ctx, rows=nrows, cols=ncols, nr=nr, lanes=lanes, depth=k, a=a, b=bfn, out=out))
-                for rc, nrows in rows for cc, ncols, bfn in cols))
+                ctx, rows=nrows, cols=ncols, nr=nr, lanes=lanes, depth=k, a=a, out=out,
+                b=b_col if not direct else b_input if ncols == nr else b_tail))
+                for rc, nrows in panel_cases(mpanel, m, mr)
+                for cc, ncols in panel_cases(npanel, n, nr)))
 
         total = s.groups * nps * mps
         return ir.block(pack, loop(ctx, 0, total, tiles, parallel if total > 1 else "serial", "t"))
@@ -198,14 +186,14 @@ def _im2col(ctx, x, s: ConvShape, b: Expr, col: Buffer, npad: int, lanes: int,
             parallel: str) -> Stmt:
     """col[(ci·KH + i)·KW + j][p] = x[b, ci, oh·sh − top + i·dh, ow·sw − left + j·dw] (0 where
     padded), parallel over (ci, i) rows; ow runs contiguously on both sides when sw is 1."""
-    rows_valid = all(s.row_range(i) == (0, s.oh) for i in range(s.kh))
+    rows_valid = all(s.tap_range(0, i) == (0, s.oh) for i in range(s.kh))
 
     def row(q: Expr) -> Stmt:
         ci, i = (q, ir.const(0)) if s.kh == 1 else (ir.floordiv(q, s.kh), ir.mod(q, s.kh))
         parts = []
         for j in range(s.kw):
             base = ir.mul(ir.add(ir.mul(q, s.kw), j), npad)
-            lo, hi = s.column_range(j)
+            lo, hi = s.tap_range(1, j)
 
             def line(oh: Expr, j=j, base=base, lo=lo, hi=hi) -> Stmt:
                 source = _row_source(ctx, x, s, b, ci, i, oh, rows_valid)

@@ -16,6 +16,7 @@ from .. import ir
 from ..ir import Assign, Expr, Let, Stmt
 from .gemm_conv import ConvShape
 from .gemm_tile import loop, vector_loop
+from .nn import masked
 
 f32 = DType.float32
 
@@ -34,8 +35,8 @@ def lower_depthwise(ctx, node, store, schedules, s: ConvShape) -> Stmt:
     sh, sw = s.strides
     dh, dw = s.dilations
     top, left = s.pads[0], s.pads[1]
-    row_lo, row_hi = _interior([s.row_range(i) for i in range(s.kh)], s.oh)
-    col_lo, col_hi = _interior([s.column_range(j) for j in range(s.kw)], s.ow)
+    row_lo, row_hi = _interior([s.tap_range(0, i) for i in range(s.kh)], s.oh)
+    col_lo, col_hi = _interior([s.tap_range(1, j) for j in range(s.kw)], s.ow)
     while lanes > 4 and col_hi - col_lo < lanes:
         lanes //= 2  # narrow rows (7×7, 14×14 maps) still vectorize, on half vectors
 
@@ -48,22 +49,13 @@ def lower_depthwise(ctx, node, store, schedules, s: ConvShape) -> Stmt:
                 stmts: list[Stmt] = [Let(acc, ir.const(0.0, f32))]
                 for i in range(s.kh):
                     ih = ir.add(ir.mul(oh, sh), i * dh - top)
+                    row_checks = [] if rows_inside else [ir.ge(ih, 0), ir.lt(ih, s.h)]
+                    ihc = ih if rows_inside else ir.clamp(ih, 0, s.h - 1)
                     for j in range(s.kw):
                         iw = ir.add(ir.mul(ow, sw), j * dw - left)
-                        checks = []
-                        if not rows_inside:
-                            checks += [ir.ge(ih, 0), ir.lt(ih, s.h)]
-                            ihc = ir.clamp(ih, 0, s.h - 1)
-                        else:
-                            ihc = ih
-                        if not cols_inside:
-                            checks += [ir.ge(iw, 0), ir.lt(iw, s.w)]
-                            iwc = ir.clamp(iw, 0, s.w - 1)
-                        else:
-                            iwc = iw
-                        value = ctx.load(x, (b, c, ihc, iwc))
-                        if checks:
-                            value = ir.select(ir.and_(*checks), value, ir.const(0.0, f32))
+                        col_checks = [] if cols_inside else [ir.ge(iw, 0), ir.lt(iw, s.w)]
+                        iwc = iw if cols_inside else ir.clamp(iw, 0, s.w - 1)
+                        value = masked(ctx.load(x, (b, c, ihc, iwc)), row_checks + col_checks, 0.0)
                         tap = ctx.load(w, (c, ir.const(0), ir.const(i), ir.const(j)))
                         stmts.append(Assign(acc, ir.add(acc, ir.mul(value, tap))))
                 result: Expr = acc

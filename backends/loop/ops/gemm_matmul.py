@@ -13,14 +13,9 @@ import math
 
 import numpy as np
 
-from mlc.ir.dtypes import DType
-
 from .. import ir
 from ..ir import Expr, Load, Stmt
-from .gemm_tile import constant_of, loop, tile, when
-
-f32 = DType.float32
-TRUE = ir.const(True, ir.boolean)
+from .gemm_tile import constant_of, loop, panel_cases, tile, when
 
 
 def pack_columns(b: np.ndarray, nr: int) -> np.ndarray:
@@ -46,9 +41,7 @@ def lower_matmul_const(ctx, node, store, schedules) -> Stmt | None:
     gemm = schedules.gemm
     lanes = schedules.lanes(4)
     mr, nr = gemm.mr, -(-gemm.nr // lanes) * lanes
-    mp_full, m_tail = divmod(rows, mr)
-    np_full, n_tail = divmod(n, nr)
-    mps, nps = mp_full + (m_tail > 0), np_full + (n_tail > 0)
+    mps, nps = -(-rows // mr), -(-n // nr)
     bpack = ctx.constant(f"{b_value.name}_packed{nr}",
                          pack_columns(b_array.reshape(k, n).astype(np.float32), nr))
     out_rows = out.shape[:-1]
@@ -68,15 +61,10 @@ def lower_matmul_const(ctx, node, store, schedules) -> Stmt | None:
             col = ir.add(ir.mul(npanel, nr), c)
             return store(ir.unravel(out_rows, ir.add(row0, r)) + (col,), value)
 
-        row_cases = [(ir.lt(mpanel, mp_full) if m_tail else TRUE, mr)] * (mp_full > 0)
-        row_cases += [(ir.ge(mpanel, mp_full) if mp_full else TRUE, m_tail)] * \
-            (m_tail > 0)
-        col_cases = [(ir.lt(npanel, np_full) if n_tail else TRUE, nr)] * (np_full > 0)
-        col_cases += [(ir.ge(npanel, np_full) if np_full else TRUE, n_tail)] * \
-            (n_tail > 0)
         return ir.block(*(when(ctx, ir.and_(rc, cc), tile(
             ctx, rows=nrows, cols=ncols, nr=nr, lanes=lanes, depth=k, a=a, b=b, out=put))
-            for rc, nrows in row_cases for cc, ncols in col_cases))
+            for rc, nrows in panel_cases(mpanel, rows, mr)
+            for cc, ncols in panel_cases(npanel, n, nr)))
 
     total = nps * mps
     kind = "parallel" if gemm.parallel and total > 1 else "serial"

@@ -23,6 +23,7 @@ from .. import ir
 from ..ir import Allocate, Buffer, Expr, For, Load, Stmt, Store
 
 f32 = DType.float32
+TRUE = ir.const(True, ir.boolean)
 AFn = Callable[[Expr, int], Expr]          # (k, row) -> A value (a scalar, uniform in columns)
 BFn = Callable[[Expr, Expr], Expr]         # (k, column) -> B value (affine in column)
 OutFn = Callable[[int, Expr, Expr], Stmt]  # (row, column, value) -> the store of one output
@@ -70,6 +71,14 @@ def vector_loop(ctx, start: int, stop: int, lanes: int, body: Callable[[Expr], S
     if stop > split:
         parts.append(loop(ctx, split, stop, body))
     return ir.block(*parts)
+
+
+def panel_cases(panel: Expr, extent: int, size: int) -> list[tuple[Expr, int]]:
+    """(condition on ``panel``, tile size) for an ``extent`` cut into panels of ``size``: the
+    full panels, then the partial last one (a condition that always holds is ``TRUE``)."""
+    full, tail = divmod(extent, size)
+    cases = [(ir.lt(panel, full) if tail else TRUE, size)] * (full > 0)
+    return cases + [(ir.ge(panel, full) if full else TRUE, tail)] * (tail > 0)
 
 
 def tile(ctx, *, rows: int, cols: int, nr: int, lanes: int, depth: int, a: AFn, b: BFn,

@@ -19,16 +19,10 @@ from mlc.ops.common import normalize_axis
 from .. import ir
 from ..ir import Expr, Let, Stmt
 from . import reduction
+from .gemm_tile import constant_of
 from .nn import masked, optional_input, window
 
 f64 = DType.float64
-
-
-def const_array(ctx, value: Value) -> np.ndarray | None:
-    """The data of ``value`` when it is a graph constant (seen through a fused body's
-    parameters), else None."""
-    source = ctx.source(value)
-    return source.const if source.is_const else None
 
 
 def wide(x: Expr) -> Expr:
@@ -41,7 +35,7 @@ def lower_batch_norm(ctx, node, store):
     x, scale, bias, mean, var = node.inputs
     eps = node.attrs["epsilon"]
     out = node.outputs[0]
-    arrays = [const_array(ctx, v) for v in (scale, bias, mean, var)]
+    arrays = [constant_of(ctx, v) for v in (scale, bias, mean, var)]
     if all(a is not None for a in arrays):
         s, b, m, v = (np.asarray(a, np.float64).reshape(-1) for a in arrays)
         factor = s / np.sqrt(v + eps)

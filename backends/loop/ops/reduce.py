@@ -16,7 +16,7 @@ from mlc.ops.common import normalize_axis
 from mlc.ops.reduce import reduced_axes
 
 from .. import ir
-from ..ir import Assign, Expr, Let
+from ..ir import Assign, Expr, Let, Stmt
 from . import reduction
 
 
@@ -50,22 +50,14 @@ def lower_reduce(ctx, node, store):
 
     def body(out_idx: tuple[Expr, ...]):
         acc = ctx.local("acc", acc_dtype)
-        loops, source, j = [], [], 0
-        for axis in range(rank):
-            if axis in axes:
-                if x.shape[axis] == 1:
-                    source.append(ir.const(0))
-                else:
-                    var = ctx.var("r")
-                    loops.append((var, x.shape[axis]))
-                    source.append(var)
-                j += keepdims
-            else:
-                source.append(out_idx[j])
-                j += 1
-        update = Assign(acc, _COMBINE[node.op](acc, ir.cast(acc_dtype, ctx.load(x, tuple(source)))))
-        for var, extent in reversed(loops):
-            update = ir.For(var, ir.const(0), ir.const(extent), update)
+        kept = tuple(out_idx[a] for a in range(rank) if a not in axes) if keepdims else out_idx
+
+        def step(reduced: tuple[Expr, ...]) -> Stmt:
+            inner, outer = iter(reduced), iter(kept)
+            source = tuple(next(inner) if axis in axes else next(outer) for axis in range(rank))
+            return Assign(acc, _COMBINE[node.op](acc, ir.cast(acc_dtype, ctx.load(x, source))))
+
+        update = ctx.loop_nest([x.shape[a] for a in axes], step, "r")
         result: Expr = acc
         if node.op == "reduce_mean":
             count = math.prod(x.shape[a] for a in axes)
