@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -73,9 +73,10 @@ def import_model(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]] | N
     types = specialize.input_types(real_inputs, shapes)
 
     result = Graph(graph.name or "main")
-    consumed = {name for node in nodes for name in node.input if name}
+    consumed = {name for node in nodes for name in node_reads(node)}
     consumed |= {o.name for o in graph.output}
     ctx = ImportContext(result, initializers, consumed)
+    ctx.inline = partial(_inline, ctx, opset=opset)
     for info in inputs:
         if info.name in bind:
             ctx.env[info.name] = _bound(result, info, bind[info.name])
@@ -164,15 +165,15 @@ def sorted_nodes(graph: onnx.GraphProto, defined: set[str]) -> list[onnx.NodePro
     nodes = list(graph.node)
     available = set(defined) | {""}
     for node in nodes:
-        if not all(name in available for name in node.input):
+        if not all(name in available for name in node_reads(node)):
             break
         available.update(node.output)
     else:
         return nodes
     producer = {out: i for i, node in enumerate(nodes) for out in node.output if out}
     for node in nodes:
-        for name in node.input:
-            if name and name not in defined and name not in producer:
+        for name in node_reads(node):
+            if name not in defined and name not in producer:
                 raise ModelLoadError(f"node '{node.name or node.op_type}' reads tensor '{name}', "
                                      "which no node, input or initializer defines")
     order: list[onnx.NodeProto] = []
@@ -180,7 +181,7 @@ def sorted_nodes(graph: onnx.GraphProto, defined: set[str]) -> list[onnx.NodePro
     for root in range(len(nodes)):
         if root in state:
             continue
-        stack = [(root, iter(nodes[root].input))]  # depth-first, without recursion
+        stack = [(root, iter(node_reads(nodes[root])))]  # depth-first, without recursion
         state[root] = 1
         while stack:
             index, pending = stack[-1]
@@ -191,13 +192,30 @@ def sorted_nodes(graph: onnx.GraphProto, defined: set[str]) -> list[onnx.NodePro
                 if state.get(j) == 1:
                     raise ModelLoadError(f"the graph has a cycle through tensor '{name}'")
                 state[j] = 1
-                stack.append((j, iter(nodes[j].input)))
+                stack.append((j, iter(node_reads(nodes[j]))))
                 break
             else:
                 stack.pop()
                 state[index] = 2
                 order.append(nodes[index])
     return order
+
+
+def node_reads(node: onnx.NodeProto) -> list[str]:
+    """The tensors ``node`` reads: its inputs, and what its subgraphs (If's branches) read from
+    the enclosing scope, which ONNX lets them name without listing them as inputs."""
+    names = [name for name in node.input if name]
+    for graph in _subgraphs(node):
+        local = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+        local |= {out for inner in graph.node for out in inner.output}
+        names += [name for inner in graph.node for name in node_reads(inner) if name not in local]
+        names += [o.name for o in graph.output if o.name not in local]
+    return names
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    return [g for a in node.attribute
+            for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else a.graphs)]
 
 
 def needed_constants(nodes: Sequence[onnx.NodeProto], graph_inputs: set[str]) -> list[str]:
@@ -245,6 +263,25 @@ def convert_node(ctx: ImportContext, proto: onnx.NodeProto, opset: int) -> None:
         if id(value) in ctx.fresh and value.name != name:
             ctx.graph.rename(value, name)
         ctx.env[name] = value
+
+
+def _inline(ctx: ImportContext, graph: onnx.GraphProto, *, opset: int) -> list[Value]:
+    """Convert a subgraph's nodes into the graph being built and return its outputs. Names are
+    unique across an ONNX model (a subgraph may not shadow an outer name), which is what lets
+    the subgraph share ``ctx.env`` with the graph around it."""
+    check_ops(graph.node, opset)
+    outer = set(ctx.env) | set(ctx.initializers)
+    defined = [t.name for t in graph.initializer] + [o for n in graph.node for o in n.output if o]
+    shadowed = sorted(set(defined) & outer)
+    if shadowed or graph.input:
+        what = f"redefines outer tensor '{shadowed[0]}'" if shadowed else "has inputs"
+        raise ModelLoadError(f"subgraph '{graph.name}' {what}, which ONNX does not allow here")
+    ctx.initializers.update({t.name: t for t in graph.initializer})
+    ctx.consumed |= {name for node in graph.node for name in node_reads(node)}
+    ctx.consumed |= {o.name for o in graph.output}
+    for proto in sorted_nodes(graph, outer | {t.name for t in graph.initializer}):
+        convert_node(ctx, proto, opset)
+    return [ctx.value(o.name) for o in graph.output]
 
 
 def _set_outputs(ctx: ImportContext, names: list[str]) -> None:

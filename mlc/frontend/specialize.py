@@ -21,12 +21,18 @@ Shapes = Mapping[str, Sequence[int]]
 Dim = int | str | None  # static, symbolic (dim_param), or unknown
 
 
+#: What some exporters write as the dim_param of every unknown dim: a placeholder, not a name
+#: (onnxruntime treats each one as independent, and so does mlc).
+ANONYMOUS_DIM = "?"
+
+
 def declared_dims(info: onnx.ValueInfoProto) -> list[Dim] | None:
     """The dims an ONNX input declares; None when the model gives no shape (rank unknown)."""
     tensor = info.type.tensor_type
     if not tensor.HasField("shape"):
         return None
-    return [int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else d.dim_param or None
+    return [int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0
+            else None if d.dim_param == ANONYMOUS_DIM else d.dim_param or None
             for d in tensor.shape.dim]
 
 

@@ -4,5 +4,6 @@ adds one for every ONNX op the op registry names as a core op's direct equivalen
 
 from .registry import CONVERTERS, MAX_OPSET, Converter, converter  # noqa: F401
 
-from . import elementwise, nn, norm, reduce, resize, shape, quant  # noqa: E402,F401  (registration)
+# registration, by importing:
+from . import control, elementwise, nn, norm, reduce, resize, shape, quant  # noqa: E402,F401
 from . import equivalents  # noqa: E402,F401  (last: hand-written converters take precedence)

@@ -11,7 +11,7 @@ results are still computed on the side (``known``) so that a shape input compute
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import onnx
@@ -52,6 +52,10 @@ def tensor_to_array(tensor: onnx.TensorProto, what: str) -> np.ndarray:
         raise ModelLoadError(f"{what}: malformed tensor data ({reason})") from None
 
 
+def _no_subgraphs(graph: onnx.GraphProto) -> list[Value]:
+    raise UnsupportedOpError("subgraphs cannot be imported here")
+
+
 class ImportContext:
     """The graph under construction and the map from ONNX tensor names to IR values."""
 
@@ -64,6 +68,9 @@ class ImportContext:
         self.known: dict[int, np.ndarray] = {}
         self.prefix = "t"  # base name of the intermediate values of the node being converted
         self.fresh: set[int] = set()  # values created while converting the current node
+        #: converts a subgraph's nodes into this graph and returns its outputs (set by the
+        #: importer, which owns node conversion; used by If to inline the branch it takes)
+        self.inline: Callable[[onnx.GraphProto], list[Value]] = _no_subgraphs
 
     # -- values ---------------------------------------------------------------------------
     def value(self, name: str) -> Value:
