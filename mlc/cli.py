@@ -188,10 +188,18 @@ def _json_scalar(x: Any) -> Any:
 @click.option("--plugin", "plugins", multiple=True, metavar="PLUGIN.py",
               help="Import a Python file first, so the passes and targets it registers can be "
                    "used by the command (repeatable).")
-def cli(plugins: Sequence[str]) -> None:
+@click.option("--import-limit", type=click.IntRange(min=1), metavar="MIB",
+              help="The most data (MiB) importing an ONNX model may create by folding and "
+                   "ConstantOfShape, per tensor and in total (default 512 and 1024).")
+def cli(plugins: Sequence[str], import_limit: int | None) -> None:
     """mlc: import ONNX models, inspect and optimise them, compile them for a target, run them
     and compare them with onnxruntime."""
     from mlc.plugins import load_plugin
+
+    if import_limit is not None:
+        from mlc.frontend.budget import MIB, ImportBudget, set_default_budget
+
+        set_default_budget(ImportBudget(import_limit * MIB, import_limit * MIB))
 
     for plugin in plugins:
         load_plugin(plugin)

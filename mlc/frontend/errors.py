@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlc.errors import MlcError, UnsupportedOpError
+from mlc.errors import MlcError, ModelLoadError, UnsupportedOpError
 
 
 class NeedsConstantError(MlcError):
@@ -18,6 +18,15 @@ class NeedsConstantError(MlcError):
             + " define shapes or attributes, so mlc needs their values at import"),
             hint="make them initializers in the model, or bind them: "
                  "import_model(model, bind={name: array})")
+
+
+class BudgetError(ModelLoadError):
+    """Import would create more data than its budget allows (see :mod:`.budget`)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, hint="if the model is trusted, raise the limit: "
+                                       "mlc --import-limit MIB, or import_model(..., "
+                                       "budget=ImportBudget(...))")
 
 
 class UnsupportedTypeError(UnsupportedOpError):

@@ -21,6 +21,7 @@ from mlc.ir import Graph, Value, remove_unused, verify
 from mlc.ops import OpError
 
 from . import loader, specialize
+from .budget import BudgetMeter, ImportBudget
 from .converters import CONVERTERS, MAX_OPSET
 from .converters.context import ImportContext, NodeView
 from .errors import NeedsConstantError
@@ -28,13 +29,14 @@ from .errors import NeedsConstantError
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
-def load_onnx(path: str | os.PathLike, shapes: Mapping[str, Sequence[int]] | None = None) -> Graph:
+def load_onnx(path: str | os.PathLike, shapes: Mapping[str, Sequence[int]] | None = None, *,
+              budget: ImportBudget | None = None) -> Graph:
     """Read an ONNX file safely and import it (symbolic dims specialised from ``shapes``)."""
     path = os.fspath(path)
     model = loader.read_model(path)
     try:
         return import_model(model, shapes, base_dir=os.path.dirname(os.path.abspath(path)),
-                            origin=path)
+                            origin=path, budget=budget)
     except ModelLoadError as err:
         if path in err.message:
             raise
@@ -43,11 +45,12 @@ def load_onnx(path: str | os.PathLike, shapes: Mapping[str, Sequence[int]] | Non
 
 def import_model(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]] | None = None,
                  base_dir: str | None = None, bind: Mapping[str, np.ndarray] | None = None,
-                 *, origin: str | None = None) -> Graph:
+                 *, origin: str | None = None, budget: ImportBudget | None = None) -> Graph:
     """Convert a ModelProto into a verified, static IR graph.
 
     ``bind`` turns the named graph inputs into constants (for inputs that must be known at
-    import, e.g. a Reshape's shape fed as an input in the ONNX node tests)."""
+    import, e.g. a Reshape's shape fed as an input in the ONNX node tests). ``budget`` bounds
+    the data import creates (folding, ConstantOfShape); see :mod:`mlc.frontend.budget`."""
     origin = origin or (model.graph.name and f"model '{model.graph.name}'") or "model"
     loader.check_structure(model, origin)
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in loader.iter_tensors(model.graph)):
@@ -75,7 +78,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]] | N
     result = Graph(graph.name or "main")
     consumed = {name for node in nodes for name in node_reads(node)}
     consumed |= {o.name for o in graph.output}
-    ctx = ImportContext(result, initializers, consumed)
+    ctx = ImportContext(result, initializers, consumed, BudgetMeter(budget))
     ctx.inline = partial(_inline, ctx, opset=opset)
     for info in inputs:
         if info.name in bind:
@@ -242,6 +245,7 @@ def needed_constants(nodes: Sequence[onnx.NodeProto], graph_inputs: set[str]) ->
 def convert_node(ctx: ImportContext, proto: onnx.NodeProto, opset: int) -> None:
     n = NodeView(ctx, proto, opset)
     ctx.prefix = next((o for o in proto.output if o), proto.name or proto.op_type)
+    ctx.label = n.label
     ctx.fresh = set()
     try:
         result = CONVERTERS[proto.op_type].fn(ctx, n)

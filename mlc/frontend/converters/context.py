@@ -21,6 +21,7 @@ from mlc.errors import ModelLoadError, ShapeError, UnsupportedOpError
 from mlc.ir import DType, Graph, Value
 from mlc.ops import get_op
 
+from ..budget import BudgetMeter
 from ..errors import NeedsConstantError, UnsupportedTypeError
 
 #: Integer/bool results up to this many elements are folded at import; larger ones stay nodes.
@@ -60,8 +61,10 @@ class ImportContext:
     """The graph under construction and the map from ONNX tensor names to IR values."""
 
     def __init__(self, graph: Graph, initializers: dict[str, onnx.TensorProto],
-                 consumed: set[str]):
+                 consumed: set[str], meter: BudgetMeter | None = None):
         self.graph = graph
+        self.meter = meter or BudgetMeter()
+        self.label = "the model"  # the node being converted, as errors name it
         self.env: dict[str, Value] = {}
         self.initializers = initializers
         self.consumed = consumed  # ONNX names read by some node or listed as a graph output
@@ -109,6 +112,7 @@ class ImportContext:
         base = f"{self.prefix}.{op}"
         if all(v.is_const for v in inputs if v is not None) and all(
                 (t.dtype.is_int or t.dtype is DType.bool) and t.numel <= FOLD_LIMIT for t in types):
+            self.charge(sum(t.numel for t in types), types[0].dtype)
             return [self.const(r, name=base) for r in self._compute(opdef, arrays, attrs, types)]
         node = self.graph.add_node(op, list(inputs), attrs, output_types=types,
                                    output_names=[base] * len(types))
@@ -122,6 +126,10 @@ class ImportContext:
             for out, result in zip(node.outputs, results):
                 self.known[id(out)] = result
         return list(node.outputs)
+
+    def charge(self, count: int, dtype: DType) -> None:
+        """Account for ``count`` elements of ``dtype`` the current node is about to create."""
+        self.meter.charge(count * dtype.itemsize, self.label)
 
     @staticmethod
     def _compute(opdef, arrays, attrs, types) -> list[np.ndarray]:

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from mlc.errors import ModelLoadError, ShapeError
-from mlc.ir import Value
+from mlc.ir import DType, Value
 from mlc.ops.common import broadcast_shape
 
 from ..loader import MAX_ELEMENTS
@@ -240,6 +240,7 @@ def constant_of_shape(ctx: ImportContext, n: NodeView) -> Value:
                              f"{MAX_ELEMENTS} elements")
     value = n.attr("value")
     value = np.zeros((), np.float32) if value is None else np.asarray(value).reshape(-1)[:1]
+    ctx.charge(numel, DType.from_numpy(value.dtype))
     return ctx.const(np.full(shape, value.reshape(()), dtype=value.dtype))
 
 
@@ -264,5 +265,6 @@ def range_(ctx: ImportContext, n: NodeView) -> Value:
     count = max(int(math.ceil((float(limit) - float(start)) / float(delta))), 0)
     if count > MAX_ELEMENTS:
         raise ModelLoadError(f"{n.label}: {count} elements is more than {MAX_ELEMENTS}")
+    ctx.charge(count, DType.from_numpy(start.dtype))
     values = start + np.arange(count, dtype=start.dtype) * delta
     return ctx.const(values.astype(start.dtype))
