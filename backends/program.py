@@ -6,10 +6,15 @@ loop-IR kernel per top-level node, where each kernel parameter lives at run time
 output, an arena offset, or a weight), the graph outputs that no kernel writes (copied at the end),
 and the scratch workspace kernels share after the planned tensors. ``build_program`` computes them
 once; the renderers only differ in how they spell ``mlc_run`` and the weights.
+
+``mlc_run`` also checks the inputs whose values index an axis (Gather's indices fed by a graph
+input): an index out of range returns ``MLC_ERR_INPUT`` before any kernel runs, as onnxruntime
+and the reference interpreter refuse it (the kernels themselves clamp, so memory stays safe).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mlc.ir import Graph
+from mlc.ir import DType, Graph, Value
 from mlc.ir.graph import Node
 from mlc.memory import align_up, plan_memory
 from mlc.memory.plan import MemoryPlan
@@ -88,6 +93,17 @@ class OutputCopy:
     nbytes: int
 
 
+@dataclass(frozen=True)
+class IndexCheck:
+    """Graph input ``input`` (``count`` elements of ``dtype``) indexes an axis of ``dim``
+    entries: every value must lie in [-dim, dim)."""
+
+    input: int
+    dtype: DType
+    count: int
+    dim: int
+
+
 @dataclass
 class Program:
     graph: Graph  # optimised
@@ -101,6 +117,7 @@ class Program:
     workspace: int  # its size
     arena_bytes: int
     stack_limit: int
+    index_checks: list[IndexCheck] = field(default_factory=list)
 
     def write(self, folder: Path, emit: Sequence[str]) -> None:
         """``plan.json``, and with ``--emit loop-ir`` every kernel in call order (``model.loop``):
@@ -138,7 +155,31 @@ def build_program(graph: Graph, *, level: str, schedules: Schedules, memory_stra
     workspace = max([workspace_bytes(s.kernel, stack_limit) for s in steps] + [0])
     arena_bytes = workspace_at + align_up(workspace, alignment) if workspace else plan.arena
     return Program(graph, passes, schedules, plan, steps, weights, copies, workspace_at,
-                   workspace, arena_bytes, stack_limit)
+                   workspace, arena_bytes, stack_limit, index_checks(graph))
+
+
+def index_checks(graph: Graph) -> list[IndexCheck]:
+    """The graph inputs that Gathers (at any depth of fused bodies) read as indices, each with
+    the smallest axis it indexes."""
+    position = {id(v): i for i, v in enumerate(graph.inputs)}
+    dims: dict[int, int] = {}
+
+    def visit(g: Graph, outer: dict[int, Value]) -> None:
+        for node in g.nodes:
+            if node.body is not None:
+                visit(node.body, {id(inner): outer.get(id(v), v)
+                                  for inner, v in zip(node.body.inputs, node.inputs)})
+            elif node.op == "gather":
+                x, indices = node.inputs
+                k = position.get(id(outer.get(id(indices), indices)))
+                if k is not None:
+                    dim = x.shape[node.attrs["axis"] % len(x.shape)]
+                    dims[k] = min(dims.get(k, dim), dim)
+
+    visit(graph, {})
+    counts = {k: math.prod(graph.inputs[k].shape) for k in dims}
+    return [IndexCheck(k, graph.inputs[k].dtype, counts[k], dim)
+            for k, dim in sorted(dims.items()) if counts[k]]
 
 
 def host_schedules(options: LoopOptions) -> Schedules:

@@ -17,12 +17,13 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from mlc.backends.toolchain.abi import STATUS_BAD_INPUT
 from mlc.backends.toolchain.artifact import ArtifactError, Manifest
 from mlc.backends.tvm import TVM, require_tvm
 from mlc.backends.tvm.driver import NVCC, TvmOptions, compile_tvm
 from mlc.errors import MlcError, first_line
 
-from .executable import Executable, FeedError
+from .executable import Executable, ExecutionError, FeedError
 from .targets import OpColumn, Target
 
 _FATBINS: dict[str, bytes] = {}  # CUDA source digest -> its ahead-of-time binary
@@ -93,12 +94,26 @@ class TvmExecutable(Executable):
             _POOL["threads"] = self._threads
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        arrays = self._device_inputs(self._check_feeds(feeds))
+        arrays = self._device_inputs(self._checked_inputs(feeds))
         return [np.asarray(t.numpy()) for t in self._call(arrays)]
 
     def _timed_call(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], object]:
-        arrays = self._device_inputs(self._check_feeds(feeds))
+        arrays = self._device_inputs(self._checked_inputs(feeds))
         return lambda: self._call(arrays)
+
+    def _checked_inputs(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """The feeds, checked as ``mlc_run`` checks them in the llvm and c targets: an index
+        out of range (a Gather's indices fed by an input) fails with status MLC_ERR_INPUT."""
+        arrays = self._check_feeds(feeds)
+        for check in self.manifest.options.get("index_checks", ()):
+            values, dim = arrays[int(check["input"])], int(check["dim"])
+            if values.size and (values.min() < -dim or values.max() >= dim):
+                raise ExecutionError(
+                    f"{self.manifest.model} ({self.manifest.library}) failed with code "
+                    f"{STATUS_BAD_INPUT}: an input value the model cannot handle (input "
+                    f"{self.input_names[int(check['input'])]!r} holds an index outside "
+                    f"[-{dim}, {dim}))")
+        return arrays
 
     def _device_inputs(self, arrays: list[np.ndarray]) -> list:
         return [self._tvm.runtime.tensor(a, self.device) for a in arrays]

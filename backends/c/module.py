@@ -161,6 +161,12 @@ def _entry(program: Program, kernels, symbols: dict[str, str]) -> str:
     lines += [f"{INDENT}(void){name};" for name in unused]
     for k in range(0, len(checks), 4):
         lines.append(f"{INDENT}if ({' || '.join(checks[k:k + 4])}) return MLC_ERR_ARGUMENT;")
+    for check in program.index_checks:
+        lines += [f"{INDENT}for (size_t i = 0; i < {check.count}u; ++i) {{",
+                  f"{INDENT * 2}const int64_t v = "
+                  f"((const {memory_type(check.dtype)} *)inputs[{check.input}])[i];",
+                  f"{INDENT * 2}if (v < -{check.dim} || v >= {check.dim}) return MLC_ERR_INPUT;",
+                  f"{INDENT}}}"]
 
     def pointer(kind: str, n: int, param: Buffer | None) -> str:
         ctype = memory_type(param.dtype) if param is not None else "unsigned char"

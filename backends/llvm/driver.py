@@ -26,8 +26,9 @@ from llvmlite import ir as llir
 from mlc.ir import Graph
 
 from ..options import LoopOptions
-from ..program import Program, build_program, host_schedules
-from ..toolchain.abi import ABI_VERSION, ARENA_ALIGN, STATUS_BAD_ARGUMENT, STATUS_OK
+from ..program import IndexCheck, Program, build_program, host_schedules
+from ..toolchain.abi import (ABI_VERSION, ARENA_ALIGN, STATUS_BAD_ARGUMENT, STATUS_BAD_INPUT,
+                             STATUS_OK)
 from ..toolchain.artifact import ArtifactWriter, Manifest
 from ..toolchain.cc import build_shared_library
 from ..toolchain.host import host_target
@@ -108,6 +109,9 @@ def _entry(module: llir.Module, program: Program, functions: Sequence[llir.Funct
                 "output": [b.load(b.gep(outputs, [T.i64(i)], source_etype=T.ptr), typ=T.ptr)
                            for i in range(len(graph.outputs))]}
 
+    for check in program.index_checks:
+        b = _check_indices(run, b, pointers["input"][check.input], check)
+
     def byte_offset(base, offset: int):
         return b.gep(base, [T.i64(offset)], source_etype=T.i8)
 
@@ -126,6 +130,31 @@ def _entry(module: llir.Module, program: Program, functions: Sequence[llir.Funct
             b.call(memcpy, [pointers["output"][copy.output], locate(*copy.source),
                             T.i64(copy.nbytes), T.i1(0)])
     b.ret(T.i32(STATUS_OK))
+
+
+def _check_indices(run: llir.Function, b: llir.IRBuilder, base, check: IndexCheck
+                   ) -> llir.IRBuilder:
+    """A loop over the input's values that returns STATUS_BAD_INPUT at the first outside
+    [-dim, dim); the builder it returns continues after the loop."""
+    loop, latch = run.append_basic_block("check_index"), run.append_basic_block("next_index")
+    bad, done = run.append_basic_block("index_out_of_range"), run.append_basic_block("indices_ok")
+    entry = b.block
+    b.branch(loop)
+    lb = llir.IRBuilder(loop)
+    i = lb.phi(T.i64)
+    element = T.mem(check.dtype)
+    v = lb.load(lb.gep(base, [i], source_etype=element), typ=element)
+    v = lb.sext(v, T.i64) if element.width < 64 else v
+    outside = lb.or_(lb.icmp_signed("<", v, T.i64(-check.dim)),
+                     lb.icmp_signed(">=", v, T.i64(check.dim)))
+    lb.cbranch(outside, bad, latch)
+    llir.IRBuilder(bad).ret(T.i32(STATUS_BAD_INPUT))
+    nb = llir.IRBuilder(latch)
+    following = nb.add(i, T.i64(1))
+    nb.cbranch(nb.icmp_unsigned("<", following, T.i64(check.count)), loop, done)
+    i.add_incoming(T.i64(0), entry)
+    i.add_incoming(following, latch)
+    return llir.IRBuilder(done)
 
 
 _WEIGHTS_ASM = """\

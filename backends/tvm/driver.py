@@ -28,7 +28,7 @@ from mlc.errors import first_line
 from mlc.ir import Graph
 
 from ..options import CompileError, CompileOptions
-from ..program import optimise
+from ..program import index_checks, optimise
 from ..toolchain.artifact import ArtifactWriter, Manifest
 from ..toolchain.host import host_target
 from ..toolchain.tools import Tool
@@ -110,7 +110,9 @@ def compile_tvm(graph: Graph, out_dir: str | os.PathLike, options: TvmOptions | 
             weight_bytes=sum(v.type.nbytes for v in optimised.constants.values()),
             options={"level": options.level, "tvm_version": tvm.__version__,
                      "tvm_target": json.loads(str(target)), "schedule": schedule,
-                     "kernels": len(program.kernel_groups), "groups": groups, **library},
+                     "kernels": len(program.kernel_groups), "groups": groups,
+                     "index_checks": [{"input": c.input, "dim": c.dim}
+                                      for c in index_checks(optimised)], **library},
             compile_seconds=round(time.perf_counter() - start, 3))
         return writer.commit(manifest)
 

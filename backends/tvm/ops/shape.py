@@ -71,6 +71,9 @@ def _gather(node, args):
     def element(*i):
         idx = tirx.Cast("int64", indices(*i[axis:axis + rank_i]))
         idx = tirx.Select(idx < const(0, "int64"), idx + const(dim, "int64"), idx)
+        # clamped, as the loop backends do, so an index out of range never reads outside x;
+        # the executable refuses such inputs before the call (manifest option index_checks)
+        idx = tirx.min(tirx.max(idx, 0), max(dim - 1, 0))
         return x(*(i[:axis] + (idx,) + i[axis + rank_i:]))
     return te.compute(shape, element, name="gather", tag="injective")
 
