@@ -12,7 +12,7 @@ ABI_VERSION = 1  # MLC_ABI_VERSION
 ARENA_ALIGN = 64  # MLC_ARENA_ALIGN: the arena's (and every buffer's) start, in bytes
 ENTRY_POINTS = ("mlc_abi_version", "mlc_arena_bytes", "mlc_num_threads", "mlc_run")
 STATUS_OK, STATUS_BAD_ARGUMENT = 0, 1  # MLC_OK, MLC_ERR_ARGUMENT
-STATUS_BAD_INPUT = 2  # MLC_ERR_INPUT: an input value the model cannot handle (an index out of range)
+STATUS_BAD_INPUT = 2  # MLC_ERR_INPUT: an input the model cannot handle (an index out of range)
 # A library of single kernels (tests, micro-benchmarks) exports, for its k-th kernel,
 # ``void mlc_kernel_entry_<k>(void **args, void *workspace)``: the parameters as one array.
 KERNEL_ENTRY = "mlc_kernel_entry"
