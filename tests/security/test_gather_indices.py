@@ -53,7 +53,7 @@ def test_an_index_out_of_range_is_refused_with_the_input_status(lookup, bad: int
     _, out = lookup
     with pytest.raises((ExecutionError, ModelStatusError)) as err:
         load(out).run({"ids": np.array([0, bad, 1], np.int64)})
-    line = err.value.one_line()  # "failed with code 2: …", or under QEMU "mlc_run returned 2: …"
+    line = err.value.one_line()  # "failed with code 2: …" or (QEMU) "mlc_run returned 2: …"
     assert ("code 2:" in line or "returned 2:" in line) and "input value" in line, line
 
 
