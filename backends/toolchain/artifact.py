@@ -27,6 +27,9 @@ from mlc.version import __version__
 FORMAT = "mlc-artifact"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 16 << 20  # a real manifest is a few KiB
+MAX_ARTIFACT_ENTRIES = 100_000
+_UNSAFE_HINT = "recompile it with `mlc compile` into a fresh folder"
 
 
 class ArtifactError(MlcError):
@@ -197,15 +200,20 @@ class _Checker:
 
 
 def read_manifest(directory: str | os.PathLike) -> Manifest:
-    """Read and validate ``DIR/manifest.json`` and check that every listed file is present."""
+    """Read and validate ``DIR/manifest.json`` and check that every listed file is present,
+    after ``check_plain_files``: nothing is read (or later dlopen'ed) through a symlink."""
     directory = Path(directory)
     path = directory / MANIFEST
     if not directory.is_dir():
         raise ArtifactError(f"artifact directory {directory} does not exist",
                             hint="write one with `mlc compile MODEL -o DIR`")
+    check_plain_files(directory)
     if not path.is_file():
         raise ArtifactError(f"{directory} is not an mlc artifact: it has no {MANIFEST}",
                             hint="write one with `mlc compile MODEL -o DIR`")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ArtifactError(f"{path} is {path.stat().st_size} bytes, more than a manifest ever "
+                            f"is ({MAX_MANIFEST_BYTES})", hint="recompile it with `mlc compile`")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -221,6 +229,37 @@ def read_manifest(directory: str | os.PathLike) -> Manifest:
                             f"missing" + (f" (and {len(missing) - 1} more)" if missing[1:] else ""),
                             hint="recompile it with `mlc compile`")
     return manifest
+
+
+def check_plain_files(directory: Path) -> None:
+    """Refuse a symlink or special file (FIFO, socket, device) anywhere under ``directory``,
+    judged with lstat. Why before anything is read: a symlinked ``model.so`` (or a folder on its
+    path) would be dlopen'ed from outside the artifact, running its constructors before any
+    check, and a FIFO would hang the reader. ``directory`` itself may be a symlink (``latest ->
+    build-42``): what it points to is the artifact."""
+    pending, seen = [directory], 0
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise ArtifactError(f"cannot read {folder}: {exc.strerror}") from None
+        for entry in entries:
+            seen += 1
+            if seen > MAX_ARTIFACT_ENTRIES:
+                raise ArtifactError(f"artifact {directory} holds more than "
+                                    f"{MAX_ARTIFACT_ENTRIES} files", hint=_UNSAFE_HINT)
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                _refuse_entry(directory, Path(entry.path))
+
+
+def _refuse_entry(directory: Path, path: Path) -> None:
+    what = "a symbolic link" if path.is_symlink() else "not a regular file"
+    raise ArtifactError(f"artifact {directory}: {path.relative_to(directory).as_posix()} is "
+                        f"{what}; an artifact holds only regular files and folders, so mlc "
+                        f"neither reads nor loads it", hint=_UNSAFE_HINT)
 
 
 class ArtifactWriter:
