@@ -200,3 +200,19 @@ def test_fifo_in_the_artifact_is_refused_without_hanging(artifact, name):
     path.unlink(missing_ok=True)
     os.mkfifo(path)
     refused(artifact, *(() if name == "manifest.json" else (name, "not a regular file")))
+
+
+@pytest.mark.parametrize("target", sorted(COMPILERS))
+def test_edge_descriptors_match_their_manifest(built, target, tmp_path):
+    """A rank-0 input (dims NULL) and a model without inputs (no input table) load and run."""
+    from mlc.runtime import load
+
+    g = GraphBuilder("scalar")
+    g.outputs(g.relu(g.input("x", ())))
+    COMPILERS[target](g.graph, tmp_path / "scalar")
+    assert load(tmp_path / "scalar").run({"x": np.array(-3, np.float32)})[0] == 0
+    g = GraphBuilder("inputless")
+    c = g.const(np.ones((2, 2), np.float32), name="c")
+    g.outputs(g.add(c, c))
+    COMPILERS[target](g.graph, tmp_path / "inputless")
+    assert (load(tmp_path / "inputless").run({})[0] == 2).all()
