@@ -1,12 +1,13 @@
 """A lowered Program → the C sources of one model: ``model.h``, ``model.c``, ``weights.c``.
 
-``model.c`` holds one static function per kernel (``kernel.py``) and the two ABI entry points of
-``runtime/c/mlc_runtime.h``: ``mlc_arena_bytes`` and ``mlc_run``, which checks its pointers and
-then calls the kernels in plan order with pointers into the arena, the inputs, the outputs and
-the weights — no allocation, no stdio, nothing but the calls. ``model.h`` describes the model
-to a C caller (tensor counts and byte sizes, the arena size) with macros, so a harness sizes its
-static buffers from it. Every identifier is sanitized (``names.py``); comments quote only
-sanitized names and numbers.
+``model.c`` holds one static function per kernel (``kernel.py``) and the ABI entry points of
+``runtime/c/mlc_runtime.h``: ``mlc_io_count``/``mlc_io_desc`` (static descriptors of the inputs
+and outputs, which the loader checks the manifest against), ``mlc_arena_bytes`` and ``mlc_run``,
+which checks its pointers and then calls the kernels in plan order with pointers into the arena,
+the inputs, the outputs and the weights — no allocation, no stdio, nothing but the calls.
+``model.h`` describes the model to a C caller (tensor counts and byte sizes, the arena size)
+with macros, so a harness sizes its static buffers from it. Every identifier is sanitized
+(``names.py``); comments quote only sanitized names and numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mlc.backends.loop.ir import Buffer
 from mlc.ir.dtypes import DType
 
 from ..program import Location, Program
+from ..toolchain.abi import IoDesc, dtype_enumerator, io_descs
 from . import approx
 from .ctypes_table import memory_type
 from .kernel import INDENT, KernelOptions, render_kernel
@@ -144,10 +146,47 @@ def _model_c(program: Program, kernels, symbols: dict[str, str]) -> str:
                                                                      symbols) + "\n"
 
 
+def _io_tables(program: Program) -> list[str]:
+    """``mlc_io_count`` and ``mlc_io_desc`` over static descriptor tables (C89-friendly: no
+    zero-length arrays, no designated initializers), from the same ``io_descs`` as the llvm
+    target."""
+    lines: list[str] = []
+    counts, branches = [], []
+    for kind, values in (("INPUT", program.graph.inputs), ("OUTPUT", program.graph.outputs)):
+        descs = io_descs(values)
+        counts.append(f"kind == MLC_IO_{kind} ? {len(descs)} : ")
+        if not descs:
+            continue
+        table = f"mlc_io_{kind.lower()}s"
+        lines += _io_dims(kind, descs)
+        rows = [_io_row(kind, i, d) for i, d in enumerate(descs)]
+        lines += [f"static const mlc_tensor_desc {table}[{len(descs)}] = {{",
+                  ",\n".join(rows), "};"]
+        branches.append(f"{INDENT}if (kind == MLC_IO_{kind} && i >= 0 && i < {len(descs)}) "
+                        f"return &{table}[i];")
+    return lines + ["", "MLC_EXPORT int mlc_io_count(int kind)",
+                    f"{{ return {''.join(counts)}-1; }}", "",
+                    "MLC_EXPORT const mlc_tensor_desc *mlc_io_desc(int kind, int i)", "{",
+                    *(branches or [f"{INDENT}(void)kind;", f"{INDENT}(void)i;"]),
+                    f"{INDENT}return NULL;", "}", ""]
+
+
+def _io_dims(kind: str, descs: list[IoDesc]) -> list[str]:
+    return [f"static const int64_t mlc_io_{kind.lower()}{i}_dims[{len(d.shape)}] = "
+            f"{{ {', '.join(str(n) for n in d.shape)} }};" for i, d in enumerate(descs) if d.shape]
+
+
+def _io_row(kind: str, i: int, desc: IoDesc) -> str:
+    dims = f"mlc_io_{kind.lower()}{i}_dims" if desc.shape else "NULL"
+    return (f"{INDENT}{{ {dtype_enumerator(desc.dtype)}, {len(desc.shape)}, {desc.nbytes}u, "
+            f"{dims} }}")
+
+
 def _entry(program: Program, kernels, symbols: dict[str, str]) -> str:
     graph = program.graph
     by_offset = program.weights.by_offset()
-    lines = ["MLC_EXPORT size_t mlc_arena_bytes(void) { return MLC_MODEL_ARENA_BYTES; }", "",
+    lines = [*_io_tables(program),
+             "MLC_EXPORT size_t mlc_arena_bytes(void) { return MLC_MODEL_ARENA_BYTES; }", "",
              "MLC_EXPORT int mlc_run(const void *const *inputs, void *const *outputs, void *arena)",
              "{", f"{INDENT}unsigned char *const a = (unsigned char *)arena;"]
     checks, unused = [], [] if program.arena_bytes else ["a"]

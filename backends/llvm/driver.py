@@ -35,6 +35,7 @@ from ..toolchain.host import host_target
 from . import lltypes as T
 from .codegen import ModuleCodegen
 from .emit import compile_module
+from .io_desc import emit_io_desc
 
 WEIGHTS_SYMBOL = "mlc_weights"
 
@@ -78,10 +79,11 @@ def compile_graph(graph: Graph, out_dir: str | Path, options: LlvmOptions | None
                                               abi_version=ABI_VERSION))
 
 
-# -- mlc_run and mlc_arena_bytes ------------------------------------------------------------------
+# -- mlc_run, mlc_arena_bytes, mlc_io_count and mlc_io_desc ---------------------------------------
 
 def _entry(module: llir.Module, program: Program, functions: Sequence[llir.Function]) -> None:
     graph, arena_bytes = program.graph, program.arena_bytes
+    emit_io_desc(module, graph)
     size_fn = llir.Function(module, llir.FunctionType(T.i64, []), "mlc_arena_bytes")
     llir.IRBuilder(size_fn.append_basic_block("entry")).ret(T.i64(arena_bytes))
 

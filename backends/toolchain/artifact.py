@@ -10,6 +10,7 @@ place): a failed compile never leaves a half-written artifact. See docs/design/a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -27,6 +28,9 @@ from mlc.version import __version__
 FORMAT = "mlc-artifact"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 16 << 20  # a real manifest is a few KiB
+MAX_ARTIFACT_ENTRIES = 100_000
+_UNSAFE_HINT = "recompile it with `mlc compile` into a fresh folder"
 
 
 class ArtifactError(MlcError):
@@ -197,15 +201,20 @@ class _Checker:
 
 
 def read_manifest(directory: str | os.PathLike) -> Manifest:
-    """Read and validate ``DIR/manifest.json`` and check that every listed file is present."""
+    """Read and validate ``DIR/manifest.json`` and check that every listed file is present,
+    after ``check_plain_files``: nothing is read (or later dlopen'ed) through a symlink."""
     directory = Path(directory)
     path = directory / MANIFEST
     if not directory.is_dir():
         raise ArtifactError(f"artifact directory {directory} does not exist",
                             hint="write one with `mlc compile MODEL -o DIR`")
+    check_plain_files(directory)
     if not path.is_file():
         raise ArtifactError(f"{directory} is not an mlc artifact: it has no {MANIFEST}",
                             hint="write one with `mlc compile MODEL -o DIR`")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ArtifactError(f"{path} is {path.stat().st_size} bytes, more than a manifest ever "
+                            f"is ({MAX_MANIFEST_BYTES})", hint="recompile it with `mlc compile`")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -221,6 +230,37 @@ def read_manifest(directory: str | os.PathLike) -> Manifest:
                             f"missing" + (f" (and {len(missing) - 1} more)" if missing[1:] else ""),
                             hint="recompile it with `mlc compile`")
     return manifest
+
+
+def check_plain_files(directory: Path) -> None:
+    """Refuse a symlink or special file (FIFO, socket, device) anywhere under ``directory``,
+    judged with lstat. Why before anything is read: a symlinked ``model.so`` (or a folder on its
+    path) would be dlopen'ed from outside the artifact, running its constructors before any
+    check, and a FIFO would hang the reader. ``directory`` itself may be a symlink (``latest ->
+    build-42``): what it points to is the artifact."""
+    pending, seen = [directory], 0
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise ArtifactError(f"cannot read {folder}: {exc.strerror}") from None
+        for entry in entries:
+            seen += 1
+            if seen > MAX_ARTIFACT_ENTRIES:
+                raise ArtifactError(f"artifact {directory} holds more than "
+                                    f"{MAX_ARTIFACT_ENTRIES} files", hint=_UNSAFE_HINT)
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                _refuse_entry(directory, Path(entry.path))
+
+
+def _refuse_entry(directory: Path, path: Path) -> None:
+    what = "a symbolic link" if path.is_symlink() else "not a regular file"
+    raise ArtifactError(f"artifact {directory}: {path.relative_to(directory).as_posix()} is "
+                        f"{what}; an artifact holds only regular files and folders, so mlc "
+                        f"neither reads nor loads it", hint=_UNSAFE_HINT)
 
 
 class ArtifactWriter:
@@ -261,24 +301,54 @@ class ArtifactWriter:
         manifest.check_consistent(f"manifest of {self.out_dir}")
         (self.path / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=1) + "\n")
         _check_replaceable(self.out_dir)
-        old = None
-        if self.out_dir.exists():
-            old = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(self.out_dir, old)
-        os.replace(self.path, self.out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _move_into_place(self.path, self.out_dir)
         self.manifest = manifest
         return manifest
 
 
+def _move_into_place(stage: Path, out_dir: Path, attempts: int = 100) -> None:
+    """Rename ``stage`` to ``out_dir``, first moving aside whatever is there.
+
+    Why a loop and not "move aside, then rename": another process may commit into ``out_dir`` at
+    the same moment (parallel builds), and then the rename finds a new, non-empty ``out_dir``.
+    Each round either places our stage (rename onto a missing or empty folder is atomic) or moves
+    the folder in the way to a fresh ``.old-`` name of its own and deletes it, so concurrent
+    commits all succeed, the last one wins whole, and nothing is left behind."""
+    for _ in range(attempts):
+        try:
+            os.rename(stage, out_dir)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise ArtifactError(f"cannot move the new artifact into {out_dir}: "
+                                    f"{exc.strerror}") from None
+        _check_replaceable(out_dir)
+        old = tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent)
+        try:
+            os.rename(out_dir, old)  # onto the empty folder just made
+        except FileNotFoundError:
+            pass  # another commit moved it aside first
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    raise ArtifactError(f"cannot move the new artifact into {out_dir}: other processes kept "
+                        f"replacing it", hint="do not compile into one folder from many processes")
+
+
 def _check_replaceable(out_dir: Path) -> None:
-    if not out_dir.exists():
+    """Refuse to replace a file or a non-empty folder that is not an artifact. Judged from one
+    listing, so a concurrent commit that swaps ``out_dir`` meanwhile cannot make a complete
+    artifact look like a foreign folder."""
+    try:
+        with os.scandir(out_dir) as listing:
+            entries = {entry.name: entry.is_file(follow_symlinks=False) for entry in listing}
+    except FileNotFoundError:
         return
-    if not out_dir.is_dir():
+    except NotADirectoryError:
         raise ArtifactError(f"{out_dir} exists and is not a directory",
-                            hint="choose another output directory with -o")
-    if any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+                            hint="choose another output directory with -o") from None
+    except OSError as exc:
+        raise ArtifactError(f"cannot read {out_dir}: {exc.strerror}",
+                            hint="choose another output directory with -o") from None
+    if entries and not entries.get(MANIFEST, False):
         raise ArtifactError(f"{out_dir} exists, is not empty and is not an mlc artifact; "
                             f"refusing to replace it", hint="choose another output directory")

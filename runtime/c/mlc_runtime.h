@@ -16,8 +16,9 @@
 extern "C" {
 #endif
 
-/* Bumped when an entry point changes meaning; the manifest records the version a library has. */
-#define MLC_ABI_VERSION 1
+/* Bumped when an entry point changes meaning; the manifest records the version a library has.
+ * 2: the model describes its inputs and outputs (mlc_io_count, mlc_io_desc). */
+#define MLC_ABI_VERSION 2
 /* The arena the caller passes to mlc_run is aligned to this many bytes. */
 #define MLC_ARENA_ALIGN 64
 
@@ -41,6 +42,35 @@ enum mlc_status {
 
 /* Bytes of scratch the caller must provide to mlc_run, MLC_ARENA_ALIGN-aligned. */
 MLC_EXPORT size_t mlc_arena_bytes(void);
+
+/* Element types of struct mlc_tensor_desc (the codes are fixed; a new type gets a new code). */
+enum mlc_dtype {
+    MLC_DTYPE_FLOAT32 = 1, MLC_DTYPE_FLOAT16 = 2, MLC_DTYPE_FLOAT64 = 3, MLC_DTYPE_INT8 = 4,
+    MLC_DTYPE_UINT8 = 5, MLC_DTYPE_INT16 = 6, MLC_DTYPE_INT32 = 7, MLC_DTYPE_INT64 = 8,
+    MLC_DTYPE_BOOL = 9
+};
+
+/* Which list mlc_io_count and mlc_io_desc describe. */
+enum mlc_io_kind { MLC_IO_INPUT = 0, MLC_IO_OUTPUT = 1 };
+
+/* One input or output as the model was compiled for it: what mlc_run reads or writes through
+ * its pointer (nbytes = product of dims x element size). The loader compares it with
+ * manifest.json before the first run, so an edited manifest cannot make mlc_run overrun a
+ * buffer. */
+typedef struct mlc_tensor_desc {
+    int32_t dtype;        /* an mlc_dtype */
+    int32_t rank;         /* number of dims; 0 for a scalar */
+    uint64_t nbytes;      /* dense row-major byte size */
+    const int64_t *dims;  /* rank sizes, outermost first; NULL when rank is 0 */
+} mlc_tensor_desc;
+
+/* The number of inputs (kind MLC_IO_INPUT) or outputs (MLC_IO_OUTPUT) of mlc_run; -1 for
+ * another kind. */
+MLC_EXPORT int mlc_io_count(int kind);
+
+/* The i-th input or output (manifest order), a static descriptor; NULL when kind or i is out of
+ * range. */
+MLC_EXPORT const mlc_tensor_desc *mlc_io_desc(int kind, int i);
 
 /* Run the model once. inputs/outputs: one pointer per tensor in manifest order, each a dense
  * row-major buffer of the manifest's shape and dtype (element-aligned; only the arena is promised

@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from mlc.backends.toolchain.abi import ABI_VERSION
 from mlc.backends.toolchain.artifact import ArtifactWriter
 from mlc.backends.toolchain.cc import build_shared_library, find_c_compiler
 from mlc.backends.toolchain.tools import ToolchainError
@@ -59,6 +60,21 @@ static void epilogue_row(void *p, int64_t i) {
     }
 }
 
+static const int64_t x_dims[2] = { M, K }, y_dims[2] = { M, N };
+static const mlc_tensor_desc io_in[1] = { { MLC_DTYPE_FLOAT32, 2, M * K * 4, x_dims } };
+static const mlc_tensor_desc io_out[2] = { { MLC_DTYPE_FLOAT32, 2, M * N * 4, y_dims },
+                                           { MLC_DTYPE_FLOAT32, 2, M * N * 4, y_dims } };
+
+MLC_EXPORT int mlc_io_count(int kind) {
+    return kind == MLC_IO_INPUT ? 1 : kind == MLC_IO_OUTPUT ? 2 : -1;
+}
+
+MLC_EXPORT const mlc_tensor_desc *mlc_io_desc(int kind, int i) {
+    if (kind == MLC_IO_INPUT && i == 0) return &io_in[0];
+    if (kind == MLC_IO_OUTPUT && (i == 0 || i == 1)) return &io_out[i];
+    return NULL;
+}
+
 MLC_EXPORT size_t mlc_arena_bytes(void) { return %(ARENA)d; }
 
 MLC_EXPORT int mlc_run(const void *const *inputs, void *const *outputs, void *arena) {
@@ -89,7 +105,7 @@ def manifest(**changes) -> Manifest:
                     outputs=(TensorSpec("y", (M, N), "float32"),
                              TensorSpec("z", (M, N), "float32")),
                     arena_bytes=ARENA, weight_bytes=W.nbytes + B.nbytes, library="model.so",
-                    abi_version=1, plan="plan.json", passes=("simplify", "fuse"),
+                    abi_version=ABI_VERSION, plan="plan.json", passes=("simplify", "fuse"),
                     options={"opt_level": 2}, compile_seconds=0.5)
     return replace(base, **changes)
 

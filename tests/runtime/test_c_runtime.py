@@ -12,6 +12,7 @@ import stat
 import numpy as np
 import pytest
 
+from mlc.backends.toolchain.abi import ABI_VERSION
 from mlc.backends.toolchain.cc import BuildError, build_shared_library, find_c_compiler
 from mlc.backends.toolchain.tools import ToolchainError
 from tests.skips import skip_outside_ci
@@ -253,7 +254,7 @@ def test_default_size_comes_from_the_environment(tmp_path, monkeypatch):
 
 def test_abi_services(pool):
     pool.mlc_status_string.restype = ctypes.c_char_p
-    assert pool.mlc_abi_version() == 1
+    assert pool.mlc_abi_version() == ABI_VERSION
     assert pool.mlc_status_string(0) == b"ok"
     assert b"unknown" in pool.mlc_status_string(99)
     first = pool.mlc_now_ns()
