@@ -21,6 +21,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from mlc.errors import MlcError, ModelLoadError, ParseError
+from tests.skips import need_target
 
 MLC = Path(sys.executable).with_name("mlc")
 #: Address space for one CLI run: room for Python, numpy and onnx, not for a gigabyte bomb.
@@ -243,6 +244,73 @@ def test_moderately_nested_fused_blocks_still_parse(tmp_path):
 
     (tmp_path / "deep.mlc").write_text(_nested_fused(8))
     assert load_text(tmp_path / "deep.mlc").nodes
+
+
+def test_a_huge_declared_input_is_one_error_for_random_inputs(tmp_path):
+    onnx.save(_mlp(), tmp_path / "m.onnx")
+    refused(tmp_path, "run", "m.onnx", "--shape", "x=100000000000,4", needles=("x",))
+
+
+def test_random_inputs_above_the_cap_name_the_limit(monkeypatch):
+    from mlc import inputs
+    from mlc.ir import DType, Graph, TensorType
+
+    graph = Graph("g")
+    x = graph.add_input("x", TensorType([1024, 1024], DType.float32))
+    monkeypatch.setattr(inputs, "MAX_RANDOM_INPUT_BYTES", 1 << 20)
+    with pytest.raises(inputs.InputError, match="MAX_RANDOM_INPUT_BYTES"):
+        inputs.random_input(x, np.random.default_rng(0))
+
+
+def _expand_model(path: Path) -> None:
+    """y = Expand(x: f32[1,1], [100000, 100000]): 40 GB of output from a 4-byte input."""
+    graph = helper.make_graph(
+        [helper.make_node("Expand", ["x", "s"], ["y"])], "big",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [100000, 100000])],
+        [numpy_helper.from_array(np.array([100000, 100000], np.int64), "s")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=8), path)
+
+
+@pytest.mark.parametrize("target", ["ref", "llvm"])
+def test_a_huge_intermediate_is_one_error_line(tmp_path, target):
+    """The interpreter's buffers (ref) and the compiled runtime's output buffers (llvm) cannot
+    be allocated: one line each, not a MemoryError traceback."""
+    if target != "ref":
+        need_target(target)
+    _expand_model(tmp_path / "big.onnx")
+    refused(tmp_path, "run", "big.onnx", "--target", target, needles=("allocate|memory",))
+
+
+def test_import_output_under_a_file_is_one_error(tmp_path):
+    onnx.save(_mlp(), tmp_path / "m.onnx")
+    (tmp_path / "file").write_text("x")
+    refused(tmp_path, "import", "m.onnx", "--shape", "x=2,4", "-o", "file/out.mlc",
+            needles=("file", "not a folder"))
+
+
+def test_import_output_under_proc_is_one_error(tmp_path):
+    onnx.save(_mlp(), tmp_path / "m.onnx")
+    refused(tmp_path, "import", "m.onnx", "--shape", "x=2,4", "-o", "/proc/out.mlc",
+            needles=("/proc",))
+
+
+def test_import_output_onto_an_existing_folder_is_one_error(tmp_path):
+    onnx.save(_mlp(), tmp_path / "m.onnx")
+    (tmp_path / "out.mlc").mkdir()
+    refused(tmp_path, "import", "m.onnx", "--shape", "x=2,4", "-o", "out.mlc",
+            needles=("out.mlc", "folder"))
+
+
+def test_import_output_sidecar_onto_an_existing_folder_is_one_error(tmp_path):
+    text = TEXT.replace("f32[4,3] = external", "f32[64,3] = external").replace(
+        "%x: f32[2,4]", "%x: f32[2,64]")
+    (tmp_path / "m.mlc").write_text(text)
+    np.savez(tmp_path / "m.npz", w=np.ones((64, 3), np.float32))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "o.npz").mkdir()
+    refused(tmp_path, "import", "m.mlc", "-o", "out/o.mlc", needles=("o.npz", "folder"))
 
 
 def test_parse_errors_stay_parse_errors():
