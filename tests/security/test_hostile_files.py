@@ -313,6 +313,69 @@ def test_import_output_sidecar_onto_an_existing_folder_is_one_error(tmp_path):
     refused(tmp_path, "import", "m.mlc", "-o", "out/o.mlc", needles=("o.npz", "folder"))
 
 
+# -- item 8: wrong answers the importer must refuse ---------------------------------------------
+def _one_node(node: onnx.NodeProto, shape: list[int], opset: int = 17) -> onnx.ModelProto:
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", 1, shape)],
+                              [helper.make_tensor_value_info("y", 1, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("opset,axis", [(17, 2), (17, -3), (11, 5), (11, -3)])
+def test_softmax_axis_beyond_the_rank_is_refused(op, opset, axis):
+    from mlc.frontend import import_model
+
+    model = _one_node(helper.make_node(op, ["x"], ["y"], axis=axis), [2, 3], opset)
+    with pytest.raises(MlcError, match=f"axis {axis} is out of range for rank 2"):
+        import_model(model)
+
+
+@pytest.mark.parametrize("opset,axis", [(17, -2), (17, 1), (11, 0), (11, -1)])
+def test_softmax_axis_inside_the_rank_still_imports(opset, axis):
+    from mlc.frontend import import_model
+
+    model = _one_node(helper.make_node("Softmax", ["x"], ["y"], axis=axis), [2, 3], opset)
+    assert import_model(model).nodes
+
+
+def test_two_nodes_defining_one_tensor_are_refused():
+    from mlc.frontend import import_model
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"]),
+                               helper.make_node("Neg", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", 1, [2])],
+                              [helper.make_tensor_value_info("y", 1, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    with pytest.raises(ModelLoadError, match="tensor 'y' is defined twice"):
+        import_model(model)
+
+
+def test_a_node_redefining_a_graph_input_is_refused():
+    from mlc.frontend import import_model
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["x2"]),
+                               helper.make_node("Neg", ["x2"], ["x"])], "g",
+                              [helper.make_tensor_value_info("x", 1, [2])],
+                              [helper.make_tensor_value_info("x2", 1, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    with pytest.raises(ModelLoadError, match="tensor 'x' is defined twice"):
+        import_model(model)
+
+
+def test_a_float_perm_is_refused():
+    from mlc.frontend import import_model
+
+    node = helper.make_node("Transpose", ["x"], ["y"], perm=[1.0, 0.0])
+    with pytest.raises(MlcError, match="attribute 'perm'.*FLOATS.*INTS"):
+        import_model(_one_node(node, [2, 3]))
+
+
+def test_a_float_perm_is_one_cli_error(tmp_path):
+    node = helper.make_node("Transpose", ["x"], ["y"], perm=[1.5, 0.0])
+    onnx.save(_one_node(node, [2, 3]), tmp_path / "t.onnx")
+    refused(tmp_path, "show", "t.onnx", needles=("perm",))
+
+
 def test_parse_errors_stay_parse_errors():
     """The sidecar and nesting checks did not change what plain text errors are."""
     from mlc.text import parse_text
