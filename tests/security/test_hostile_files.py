@@ -179,7 +179,7 @@ def test_a_sidecar_entry_declared_far_above_the_cap_is_never_read(tmp_path):
     refused(tmp_path, "show", "m.mlc", needles=("limit",))
 
 
-# -- item 4: special files as the model path --------------------------------------------------------
+# -- item 4: special files as the model path -------------------------------------------------
 @pytest.mark.parametrize("name", ["m.onnx", "m.mlc"])
 def test_a_fifo_model_is_refused_without_hanging(tmp_path, name):
     os.mkfifo(tmp_path / name)
