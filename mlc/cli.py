@@ -44,6 +44,11 @@ class _Group(click.Group):
         except MlcError as exc:
             click.echo(f"error: {exc.one_line()}", err=True)
             code = 1
+        except MemoryError:  # a model's tensors at the given shapes; not a bug to trace back
+            click.echo("error: out of memory: the model's tensors do not fit at these shapes "
+                       "(give smaller --shape values, or run on a machine with more memory)",
+                       err=True)
+            code = 1
         except BrokenPipeError:  # `mlc show big.onnx | head`: the reader left; not an error of ours
             sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush stays quiet
             code = 1
@@ -235,8 +240,29 @@ def _check_output(output: str) -> None:
                        hint="name the output OUT.mlc (textual IR) or OUT.onnx")
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder):
+        above = _existing_non_folder(folder)
+        if above is not None:
+            raise MlcError(f"cannot write {output}: {above} is not a folder",
+                           hint="choose an output path inside a folder")
         raise MlcError(f"cannot write {output}: folder {folder} does not exist",
                        hint="create it first")
+    from mlc.text import sidecar_path
+
+    for path in [output] + ([str(sidecar_path(output))] if output.endswith(".mlc") else []):
+        if os.path.isdir(path):
+            raise MlcError(f"cannot write {output}: {path} is an existing folder",
+                           hint="choose another output name, or remove the folder")
+
+
+def _existing_non_folder(folder: str) -> str | None:
+    """The first existing path on the way to ``folder`` that is not a folder (a file), if any."""
+    current = folder
+    while not os.path.lexists(current):
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+    return None if os.path.isdir(current) else current
 
 
 def save_atomically(graph: mlc.Graph, output: str) -> list[str]:
@@ -245,6 +271,14 @@ def save_atomically(graph: mlc.Graph, output: str) -> list[str]:
     the file that names it. Returns the paths written."""
     _check_output(output)
     folder = os.path.dirname(os.path.abspath(output))
+    try:
+        return _save_staged(graph, output, folder)
+    except OSError as err:
+        raise MlcError(f"cannot write {output}: {err.strerror or err}",
+                       hint=f"check that {folder} is a folder you can write, with room") from None
+
+
+def _save_staged(graph: mlc.Graph, output: str, folder: str) -> list[str]:
     staging = tempfile.mkdtemp(prefix=".mlc-save-", dir=folder)
     try:
         main_name = os.path.basename(output)

@@ -18,6 +18,9 @@ from mlc.errors import MlcError, ShapeError
 from mlc.ir.graph import Graph, Value
 
 DEFAULT_INT_HIGH = 10  # exclusive upper bound of random ints when nothing tighter is known
+#: The largest random input drawn: a model declaring more (a typo in --shape, a hostile file)
+#: gets one error line instead of a MemoryError or a machine brought to a crawl.
+MAX_RANDOM_INPUT_BYTES = 4 << 30
 
 _DIM_SPLIT = re.compile(r"[,x]")
 
@@ -121,6 +124,20 @@ def random_input(value: Value, rng: np.random.Generator) -> np.ndarray:
         raise ShapeError(f"input {value.name} has unresolved dims ({dims})",
                          hint=f"give them with --shape {value.name}=D0,D1,...")
     shape = tuple(int(d) for d in value.shape)
+    nbytes = value.type.numel * value.dtype.numpy.itemsize
+    if nbytes > MAX_RANDOM_INPUT_BYTES:
+        raise InputError(f"input {value.name} ({value.type}) needs {nbytes} bytes, more than the "
+                         f"limit of {MAX_RANDOM_INPUT_BYTES} for random inputs "
+                         "(MAX_RANDOM_INPUT_BYTES)",
+                         hint=f"give a smaller --shape {value.name}=..., or the data with --input")
+    try:
+        return _draw(value, shape, rng)
+    except MemoryError:
+        raise InputError(f"input {value.name} ({value.type}, {nbytes} bytes) does not fit in "
+                         "memory", hint=f"give a smaller --shape {value.name}=...") from None
+
+
+def _draw(value: Value, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     dtype = value.dtype
     if dtype.is_float:
         return rng.standard_normal(shape).astype(dtype.numpy)

@@ -61,6 +61,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]] | N
     graph = model.graph
     opset = default_opset(model, origin)
     check_ops(graph.node, opset)
+    check_attribute_types(graph.node, opset)
     if len(graph.sparse_initializer):
         raise UnsupportedOpError("sparse initializers are not supported")
 
@@ -69,6 +70,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping[str, Sequence[int]] | N
     inputs = [i for i in graph.input if i.name not in initializers]
     specialize.check_names("bind", bind, sorted(i.name for i in inputs))
     real_inputs = [i for i in inputs if i.name not in bind]
+    check_single_assignment(graph)
     nodes = sorted_nodes(graph, {i.name for i in graph.input} | set(initializers))
     missing = needed_constants(nodes, {i.name for i in real_inputs})
     if missing:
@@ -150,6 +152,44 @@ def check_ops(nodes: Sequence[onnx.NodeProto], opset: int) -> None:
         listed = ", ".join(f"{key} ×{count}" for key, count in sorted(problems.items()))
         raise UnsupportedOpError(f"unsupported ONNX ops: {listed}",
                                  hint="see `mlc ops` for what is supported")
+
+
+def check_attribute_types(nodes: Sequence[onnx.NodeProto], opset: int) -> None:
+    """Refuse an attribute whose type is not the one its op's schema declares (a float ``perm``
+    would otherwise be truncated to ints, and the model would silently compute something else)."""
+    for node in nodes:
+        try:
+            declared = onnx.defs.get_schema(node.op_type, opset, node.domain).attributes
+        except Exception:  # check_ops has refused every op without a schema
+            continue
+        for attr in node.attribute:
+            spec = declared.get(attr.name)
+            if spec is None or int(spec.type.value) == attr.type:
+                continue
+            names = onnx.AttributeProto.AttributeType
+            given = names.Name(attr.type) if attr.type in names.values() else str(attr.type)
+            raise ModelLoadError(f"{node.op_type} node '{node.name or node.output[0]}': attribute "
+                                 f"'{attr.name}' is {given}, its schema declares "
+                                 f"{names.Name(int(spec.type.value))}",
+                                 hint="re-export the model; ONNX's checker refuses it too")
+
+
+def check_single_assignment(graph: onnx.GraphProto) -> None:
+    """Refuse a tensor defined twice (by two nodes, or by a node and a graph input or
+    initializer): ONNX graphs are in SSA form, and importing one would let the last writer win."""
+    first: dict[str, str] = {}
+    for name in [*(i.name for i in graph.input), *(t.name for t in graph.initializer)]:
+        first.setdefault(name, "the graph's inputs")
+    for node in graph.node:
+        label = f"{node.op_type} node '{node.name or node.output[0]}'"
+        for name in node.output:
+            if not name:
+                continue
+            if name in first:
+                raise ModelLoadError(f"tensor '{name}' is defined twice: by {first[name]} and "
+                                     f"by {label}", hint="ONNX graphs define each tensor once "
+                                                         "(SSA); the model is malformed")
+            first[name] = label
 
 
 def _bound(graph: Graph, info: onnx.ValueInfoProto, array) -> Value:

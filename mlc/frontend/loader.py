@@ -19,24 +19,21 @@ import onnx
 from onnx import TensorProto
 
 from mlc.errors import ModelLoadError
+from mlc.text.io import read_regular_file
 
 #: The most elements one tensor may declare (the same bound as ONNX's 2 GiB protobuf limit).
 MAX_ELEMENTS = 2**31
+#: The largest ONNX file read: protobuf cannot parse a message of 2 GiB or more.
+MAX_MODEL_BYTES = 2**31 - 1
 
 
 def read_model(path: str | os.PathLike) -> onnx.ModelProto:
-    """Parse ``path`` into a ModelProto without touching external data, or raise ModelLoadError."""
+    """Parse ``path`` into a ModelProto without touching external data, or raise ModelLoadError.
+
+    Only a regular file is opened (a FIFO would block, /dev/zero never ends), and at most
+    MAX_MODEL_BYTES of it are read."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ModelLoadError(f"{path}: file not found", hint="check the path")
-    if os.path.isdir(path):
-        raise ModelLoadError(f"{path}: is a directory, not an ONNX file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise ModelLoadError(f"{path}: cannot read the file ({exc.strerror})") from None
-    return parse_model(data, path)
+    return parse_model(read_regular_file(path, MAX_MODEL_BYTES, "MAX_MODEL_BYTES"), path)
 
 
 def parse_model(data: bytes, origin: str = "<bytes>") -> onnx.ModelProto:

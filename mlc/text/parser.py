@@ -25,6 +25,10 @@ from mlc.ir.verify import verify
 
 from mlc.ir.syntax import INT_TEXT, parse_scalar, unquote_name
 
+#: How deep fused bodies may nest: fusion makes one level; far deeper text would exhaust
+#: Python's recursion limit in the parser, the verifier and the printer.
+MAX_NESTING = 64
+
 _FRIENDLY = {
     "VALUE": "a value (%name)",
     "GLOBAL": "a constant (@name)",
@@ -129,6 +133,7 @@ class _Builder:
         self.constants = constants
         self.origin = origin
         self.missing = missing
+        self.depth = 0  # how many bodies enclose the statement being built
 
     def error(self, where: Where, message: str, hint: str | None = None) -> ParseError:
         if isinstance(where, Token):
@@ -171,7 +176,14 @@ class _Builder:
 
     def body(self, tree: Tree) -> Graph:
         header, *rest = tree.children
-        return self.subgraph(header, rest)[0]
+        if self.depth >= MAX_NESTING:  # each level is a few Python frames here and in verify
+            raise self.error(tree, f"fused bodies nest more than {MAX_NESTING} deep "
+                                   "(MAX_NESTING)", hint="flatten the nested fused blocks")
+        self.depth += 1
+        try:
+            return self.subgraph(header, rest)[0]
+        finally:
+            self.depth -= 1
 
     def subgraph(self, header: Token, children: list) -> tuple[Graph, list[Tree]]:
         """A graph or a fused body from its parameters, statements and returned refs."""
@@ -243,20 +255,35 @@ class _Builder:
             raise self.error(where, f"constant @{name} is stored externally (key {key!r}) but "
                                     f"{self.missing}",
                              hint="save with mlc.text.save_text, which writes the .npz sidecar")
+        if key not in self.constants:
+            raise self.error(where, f"constant @{name} is stored externally but {self.origin} "
+                                    f"has no entry {key!r}")
+        peek = getattr(self.constants, "peek", None)  # a sidecar: check the type before reading
+        if peek is not None:
+            shape, dtype = self.read_entry(where, key, lambda: peek(key))
+            self.check_entry(where, key, name, type_, shape, np.dtype(dtype))
+        array = np.asarray(self.read_entry(where, key, lambda: self.constants[key]))
+        self.check_entry(where, key, name, type_, array.shape, array.dtype)
+        return array
+
+    def read_entry(self, where: Tree, key: str, read: Any) -> Any:
+        """``read()``, with a failure (a corrupt, oversized or pickled entry) as a ParseError."""
         try:
-            if key not in self.constants:
-                raise self.error(where, f"constant @{name} is stored externally but {self.origin} "
-                                        f"has no entry {key!r}")
-            array = np.asarray(self.constants[key])
-        except ParseError:
-            raise
-        except Exception as err:  # a corrupt or pickled sidecar entry
+            return read()
+        except MlcError as err:
+            raise self.error(where, err.message, hint=err.hint) from None
+        except Exception as err:
             raise self.error(where, f"cannot read entry {key!r} of {self.origin}: {err}") from None
-        found = TensorType.of(array) if array.dtype.kind in "biuf" else None
+
+    def check_entry(self, where: Tree, key: str, name: str, type_: TensorType,
+                    shape: tuple[int, ...], dtype: np.dtype) -> None:
+        try:
+            found = TensorType(list(shape), DType.from_numpy(dtype))
+        except TypeError:  # a dtype the IR lacks (uint32, big-endian, structured …)
+            found = None
         if found != type_:
             raise self.error(where, f"entry {key!r} of {self.origin} is "
-                                    f"{found or array.dtype}, the text declares @{name}: {type_}")
-        return array
+                                    f"{found or dtype}, the text declares @{name}: {type_}")
 
     # -- nodes ------------------------------------------------------------------------------
     def node(self, graph: Graph, scope: _Scope, tree: Tree) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from mlc.errors import ShapeError
 from mlc.ir import DType, Value
 
 from .context import ImportContext, NodeView
@@ -41,15 +42,27 @@ def layer_norm(ctx: ImportContext, n: NodeView) -> Value | list[Value]:
     return [y, mean, ctx.emit("reciprocal", std)]
 
 
+def _softmax_axis(n: NodeView, rank: int) -> int:
+    """The axis in [0, rank): one outside [-rank, rank) is refused, not wrapped (onnxruntime
+    refuses it too). Only the opset < 13 default of 1 is wrapped, for rank-1 inputs."""
+    if not n.has_attr("axis"):
+        return (-1 if n.opset >= 13 else 1) % max(rank, 1)
+    axis = int(n.attr("axis"))
+    if not -max(rank, 1) <= axis < max(rank, 1):
+        raise ShapeError(f"{n.label}: axis {axis} is out of range for rank {rank}",
+                         hint=f"the axis must lie in [{-rank}, {rank - 1}]")
+    return axis % max(rank, 1)
+
+
 def _softmax(core: str):
     def convert(ctx: ImportContext, n: NodeView) -> Value:
         x = n.input(0)
         rank = len(x.shape)
+        axis = _softmax_axis(n, rank)
         if n.opset >= 13:
-            return ctx.emit(core, x, axis=int(n.attr("axis", -1)) % max(rank, 1))
+            return ctx.emit(core, x, axis=axis)
         # Before opset 13 the input is coerced to 2-D [prod(shape[:axis]), prod(shape[axis:])]
         # and normalised along the second axis, i.e. over all axes ≥ axis at once.
-        axis = int(n.attr("axis", 1)) % max(rank, 1)
         if axis == rank - 1:
             return ctx.emit(core, x, axis=axis)
         flat = ctx.reshape(x, (math.prod(x.shape[:axis]), math.prod(x.shape[axis:])))
