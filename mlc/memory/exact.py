@@ -12,6 +12,8 @@ moves the buffers touching the arena's top to the front of the order, keeping th
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 from typing import Sequence
 
@@ -21,9 +23,24 @@ from .liveness import Buffer, align_up, lower_bound
 from .strategies import Offsets, arena_size, first_fit
 
 
+def _degrees(buffers: Sequence[Buffer], size: dict[str, int]) -> dict[str, int]:
+    """Per buffer, the bytes of every buffer sharing a step with it (itself included).
+
+    The buffers overlapping b are those starting by b.end less those ending before b.start (a
+    subset of the former), so two sorted prefix sums answer each in O(log n), not O(n).
+    """
+    starts = sorted((b.start, size[b.name]) for b in buffers)
+    ends = sorted((b.end, size[b.name]) for b in buffers)
+    start_keys, end_keys = [s for s, _ in starts], [e for e, _ in ends]
+    start_sums = list(itertools.accumulate((n for _, n in starts), initial=0))
+    end_sums = list(itertools.accumulate((n for _, n in ends), initial=0))
+    return {b.name: start_sums[bisect.bisect_right(start_keys, b.end)]
+            - end_sums[bisect.bisect_left(end_keys, b.start)] for b in buffers}
+
+
 def _orders(buffers: Sequence[Buffer], alignment: int) -> list[list[Buffer]]:
     size = {b.name: align_up(b.size, alignment) for b in buffers}
-    degree = {b.name: sum(size[o.name] for o in buffers if o.overlaps_in_time(b)) for b in buffers}
+    degree = _degrees(buffers, size)
     keys = [
         lambda b: (-size[b.name], b.start, b.name),
         lambda b: (-size[b.name], -(b.end - b.start), b.name),
@@ -36,9 +53,17 @@ def _orders(buffers: Sequence[Buffer], alignment: int) -> list[list[Buffer]]:
     return [sorted(buffers, key=k) for k in keys]
 
 
+SEARCH_BUDGET = 200_000
+"""Buffer placements the local search may spend: 60 rounds up to 3 333 buffers, fewer above, so a
+50 000-buffer graph is not placed 60 more times."""
+
+
 def near_exact(buffers: Sequence[Buffer], alignment: int, *, rounds: int = 60,
                seed: int = 0) -> Offsets:
-    """First fit under several orders, then bump-to-front local search on the best order."""
+    """First fit under several orders, then bump-to-front local search on the best order.
+
+    An order that reaches the lower bound ends the search: nothing can beat it.
+    """
     if not buffers:
         return {}
     bound = lower_bound(buffers, alignment)
@@ -48,9 +73,11 @@ def near_exact(buffers: Sequence[Buffer], alignment: int, *, rounds: int = 60,
         arena = arena_size(buffers, offsets, alignment)
         if best_arena is None or arena < best_arena:
             best_order, best, best_arena = order, offsets, arena
+        if best_arena <= bound:
+            return best
     rng = random.Random(seed)
     order = list(best_order)
-    for _ in range(rounds):
+    for _ in range(min(rounds, SEARCH_BUDGET // len(buffers))):
         if best_arena <= bound:
             break
         offsets = first_fit(order, alignment)
@@ -70,14 +97,18 @@ def exact(buffers: Sequence[Buffer], alignment: int) -> Offsets:
     return solve(buffers, alignment)[0]
 
 
-def _pairs(buffers: Sequence[Buffer]) -> list[tuple[int, int]]:
+def _pairs(buffers: Sequence[Buffer], limit: int | None = None) -> list[tuple[int, int]] | None:
+    """Index pairs of buffers sharing a step; None as soon as there are more than ``limit``
+    (a graph whose tensors all live together has n² pairs: too many to list, let alone solve)."""
     pairs = []
     ordered = sorted(range(len(buffers)), key=lambda i: buffers[i].start)
     for k, i in enumerate(ordered):
-        for j in ordered[k + 1:]:
+        for j in (ordered[m] for m in range(k + 1, len(ordered))):
             if buffers[j].start > buffers[i].end:
                 break
             pairs.append((i, j))
+            if limit is not None and len(pairs) > limit:
+                return None
     return pairs
 
 
@@ -92,8 +123,8 @@ def solve(buffers: Sequence[Buffer], alignment: int, *, warm: Offsets | None = N
     if upper <= bound:
         return dict(warm), True
     real = [b for b in buffers if b.size]
-    pairs = _pairs(real)
-    if len(pairs) > max_pairs:
+    pairs = _pairs(real, limit=max_pairs)
+    if pairs is None:
         return dict(warm), False
     result = _milp(real, pairs, alignment, upper // alignment, -(-bound // alignment), time_limit)
     if result is None:
@@ -109,7 +140,7 @@ def solve(buffers: Sequence[Buffer], alignment: int, *, warm: Offsets | None = N
 
 
 def _disjoint(buffers: Sequence[Buffer], offsets: Offsets) -> bool:
-    for i, j in _pairs(buffers):
+    for i, j in _pairs(buffers) or ():
         lo_a, lo_b = offsets[buffers[i].name], offsets[buffers[j].name]
         if lo_a < lo_b + buffers[j].size and lo_b < lo_a + buffers[i].size:
             return False

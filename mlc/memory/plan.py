@@ -193,7 +193,7 @@ def validate_plan(plan: MemoryPlan) -> None:
                             f"{plan.arena}-byte arena")
     live = sorted((t for t in plan.tensors if t.size), key=lambda t: t.start)
     for i, t in enumerate(live):
-        for u in live[i + 1:]:
+        for u in (live[k] for k in range(i + 1, len(live))):  # no slice: a copy per tensor
             if u.start > t.end:
                 break
             if t.offset < u.offset + u.size and u.offset < t.offset + t.size:

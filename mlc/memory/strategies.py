@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Sequence
 
+from .intervals import IntervalIndex
 from .liveness import Buffer, align_up
 
 Offsets = dict[str, int]
@@ -26,21 +27,26 @@ def naive(buffers: Sequence[Buffer], alignment: int) -> Offsets:
 
 
 def first_fit(ordered: Iterable[Buffer], alignment: int) -> Offsets:
-    """Place buffers in the given order, each at the lowest offset free during its lifetime."""
-    placed: list[tuple[int, int, int, int]] = []  # offset, aligned size, start, end
+    """Place buffers in the given order, each at the lowest offset free during its lifetime.
+
+    Only the placed buffers that share a step with the one being placed are looked at (found
+    through an IntervalIndex), so a long chain plans in linear time, not quadratic.
+    """
+    ordered = list(ordered)
+    index = IntervalIndex(max((b.end for b in ordered), default=0) + 1)
+    placed: list[tuple[int, int]] = []  # (offset, end offset) of each non-empty placed buffer
     offsets: Offsets = {}
     for b in ordered:
         size = align_up(b.size, alignment)
         offset = 0
         if size:
-            busy = sorted((o, o + s) for o, s, st, en in placed
-                          if s and st <= b.end and b.start <= en)
-            for lo, hi in busy:
+            for lo, hi in sorted(placed[i] for i in index.overlapping(b.start, b.end)):
                 if offset + size <= lo:
                     break
                 offset = max(offset, hi)
+            index.add(len(placed), b.start, b.end)
+            placed.append((offset, offset + size))
         offsets[b.name] = offset
-        placed.append((offset, size, b.start, b.end))
     return offsets
 
 

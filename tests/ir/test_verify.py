@@ -77,3 +77,19 @@ def test_constant_registry_consistency():
     c.name = "renamed_behind_the_graphs_back"
     with pytest.raises(VerifyError, match="constant"):
         verify(g)
+
+
+def test_use_listed_twice_is_a_broken_use_list():
+    g = build()
+    x = g.inputs[0]
+    x._uses.append(x._uses[0])
+    with pytest.raises(VerifyError, match="%x lists the same use twice"):
+        verify(g)
+
+
+def test_use_with_an_index_past_the_node_inputs_is_reported():
+    g = build()
+    x = g.inputs[0]
+    x._uses.append(type(x._uses[0])(g.nodes[1], 5))
+    with pytest.raises(VerifyError, match="%x lists a use by a node that does not read it"):
+        verify(g)
