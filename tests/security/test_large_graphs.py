@@ -12,6 +12,7 @@ Run one case by hand with ``python tests/security/test_large_graphs.py CASE``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import resource
 import subprocess
@@ -74,24 +75,13 @@ def relu_add_chain(n: int):
     return b.graph
 
 
-def write_onnx_chain(path: Path, n: int, op: str) -> None:
-    """An ONNX file of n ``op`` nodes (MatMul: sharing one weight; Relu/Add: alternating)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    init = numpy_helper.from_array(np.eye(4, dtype=np.float32), "w")
-    nodes, prev = [], "x"
-    for i in range(n):
-        if op == "MatMul":
-            nodes.append(helper.make_node("MatMul", [prev, "w"], [f"v{i}"]))
-        else:
-            nodes.append(helper.make_node("Add", [prev, "w"], [f"v{i}"]) if i % 2
-                         else helper.make_node("Relu", [prev], [f"v{i}"]))
-        prev = f"v{i}"
-    info = helper.make_tensor_value_info
-    graph = helper.make_graph(nodes, "long", [info("x", TensorProto.FLOAT, [4, 4])],
-                              [info(prev, TensorProto.FLOAT, [4, 4])], [init])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+def _benchmark_models():
+    """benchmarks/long_graphs.py, whose build_model writes the same long graphs it times."""
+    spec = importlib.util.spec_from_file_location("long_graphs",
+                                                  REPO / "benchmarks" / "long_graphs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # -- cases (each runs in its own interpreter, prints one JSON line) ------------------------------
@@ -204,7 +194,7 @@ def test_plan_20000_node_chain_in_place_needs_one_buffer():
 @pytest.mark.parametrize("command", [["show"], ["plan", "--no-inplace", "--json"]])
 def test_cli_on_a_50000_matmul_file(tmp_path, command):
     model = tmp_path / "shared.onnx"
-    write_onnx_chain(model, 50_000, "MatMul")
+    _benchmark_models().build_model("matmul", 50_000, model)
     assert model.stat().st_size < 2_000_000  # the whole attack fits in a small file
     mlc = Path(sys.executable).with_name("mlc")
     result = run_isolated([str(mlc), command[0], str(model), *command[1:]])
