@@ -168,7 +168,7 @@ def check_attribute_types(nodes: Sequence[onnx.NodeProto], opset: int) -> None:
                 continue
             names = onnx.AttributeProto.AttributeType
             given = names.Name(attr.type) if attr.type in names.values() else str(attr.type)
-            raise ModelLoadError(f"{node.op_type} node '{node.name or node.output[0]}': attribute "
+            raise ModelLoadError(f"{_label(node)}: attribute "
                                  f"'{attr.name}' is {given}, its schema declares "
                                  f"{names.Name(int(spec.type.value))}",
                                  hint="re-export the model; ONNX's checker refuses it too")
@@ -181,7 +181,7 @@ def check_single_assignment(graph: onnx.GraphProto) -> None:
     for name in [*(i.name for i in graph.input), *(t.name for t in graph.initializer)]:
         first.setdefault(name, "the graph's inputs")
     for node in graph.node:
-        label = f"{node.op_type} node '{node.name or node.output[0]}'"
+        label = _label(node)
         for name in node.output:
             if not name:
                 continue
@@ -190,6 +190,11 @@ def check_single_assignment(graph: onnx.GraphProto) -> None:
                                      f"by {label}", hint="ONNX graphs define each tensor once "
                                                          "(SSA); the model is malformed")
             first[name] = label
+
+
+def _label(node: onnx.NodeProto) -> str:
+    """How errors name a node: its name, else its first output (a hostile node may have none)."""
+    return f"{node.op_type} node '{node.name or next(iter(node.output), '?')}'"
 
 
 def _bound(graph: Graph, info: onnx.ValueInfoProto, array) -> Value:
@@ -314,6 +319,7 @@ def _inline(ctx: ImportContext, graph: onnx.GraphProto, *, opset: int) -> list[V
     unique across an ONNX model (a subgraph may not shadow an outer name), which is what lets
     the subgraph share ``ctx.env`` with the graph around it."""
     check_ops(graph.node, opset)
+    check_attribute_types(graph.node, opset)
     outer = set(ctx.env) | set(ctx.initializers)
     defined = [t.name for t in graph.initializer] + [o for n in graph.node for o in n.output if o]
     shadowed = sorted(set(defined) & outer)

@@ -350,6 +350,21 @@ def test_two_nodes_defining_one_tensor_are_refused():
         import_model(model)
 
 
+def test_nodes_without_name_or_outputs_are_named_in_errors():
+    from mlc.frontend import import_model
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], []),
+                               helper.make_node("Transpose", ["x"], [], perm=[0.5]),
+                               helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", 1, [2])],
+                              [helper.make_tensor_value_info("y", 1, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    with pytest.raises(ModelLoadError, match="Transpose node '\\?': attribute 'perm' is FLOATS"):
+        import_model(model)
+    del model.graph.node[1]
+    assert import_model(model).outputs[0].name == "y"
+
+
 def test_a_node_redefining_a_graph_input_is_refused():
     from mlc.frontend import import_model
 
