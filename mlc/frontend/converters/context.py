@@ -112,7 +112,8 @@ class ImportContext:
         base = f"{self.prefix}.{op}"
         if all(v.is_const for v in inputs if v is not None) and all(
                 (t.dtype.is_int or t.dtype is DType.bool) and t.numel <= FOLD_LIMIT for t in types):
-            self.charge(sum(t.numel for t in types), types[0].dtype)
+            for t in types:  # each result is a tensor of its own dtype, charged before compute
+                self.charge(t.numel, t.dtype)
             return [self.const(r, name=base) for r in self._compute(opdef, arrays, attrs, types)]
         node = self.graph.add_node(op, list(inputs), attrs, output_types=types,
                                    output_names=[base] * len(types))
