@@ -185,7 +185,10 @@ class ExprRenderer:
             return self.render(e.x)
         if dtype in WIDE_INTS and not self._is_index(e):
             return CExpr(f"mlc_neg_{helper_suffix(dtype)}({self.text(e.x)})", PRIMARY)
-        return self._narrow(CExpr(f"-{self.operand(e.x, UNARY)}", UNARY), dtype)
+        operand = self.operand(e.x, UNARY)
+        if operand.startswith("-"):  # "--x" would be a decrement
+            operand = f"({operand})"
+        return self._narrow(CExpr(f"-{operand}", UNARY), dtype)
 
     def call(self, e: Call) -> CExpr:
         dtype = e.dtype
