@@ -119,7 +119,7 @@ def _softmax_infer(name: str):
 def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
     """x - max(x) along axis in float64: the largest exponent becomes e^0, so nothing overflows."""
     v = np.asarray(x, np.float64)
-    top = np.max(v, axis=axis, keepdims=True)
+    top = np.max(v, axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis
     return v - np.where(np.isfinite(top), top, 0.0)
 
 
