@@ -771,6 +771,7 @@ def ops(as_json: bool) -> None:
 
 
 from mlc import cli_compile  # noqa: E402,F401  (registers compile and bench)
+from mlc import cli_fuzz  # noqa: E402,F401  (registers fuzz)
 
 if __name__ == "__main__":
     main()
