@@ -117,6 +117,17 @@ def test_freedom_comes_from_the_feeds_and_the_reference_trace():
     assert not allowed.non_finite and allowed.undefined_conversion_outputs == {0}
 
 
+def test_a_comparison_that_met_nan_frees_what_it_selects():
+    b = GraphBuilder("g")
+    x = b.input("x", (3,))
+    picked = b.where(b.less(x, b.const(np.float32(0.5))), x, b.const(np.float32(1.0)))
+    b.outputs(picked, b.exp(x))
+    with np.errstate(all="ignore"):
+        feeds = {"x": f32(0.1, np.nan, 3.0)}
+        allowed = freedom(b.graph, feeds, interp.run_traced(b.graph, feeds))
+    assert allowed.undefined_conversion_outputs == {0}  # exp(x) is only under rule 4
+
+
 # -- the minimiser --------------------------------------------------------------------------------
 
 def _chain():

@@ -14,11 +14,12 @@ The rules, in order (docs/security.md's fuzzing section lists them with their re
    travels through max, min, relu, clip and pooling (onnxruntime's MaxPool skips NaN, its Max
    returns it), nor where a sum of huge numbers overflows, and the targets differ as onnxruntime's
    own kernels do. Every finite position is still compared by rule 3.
-5. **Undefined conversions**: a float → integer cast of NaN, ±inf or a value outside the integer
-   type is undefined (C and LLVM's ``fptosi``), and so is quantizing NaN (onnxruntime gives the
-   type's minimum, numpy 0); and whether a NaN reaches a comparison is rule 4's freedom. So the
-   integer and bool outputs downstream of a NaN or ±inf (in the reference's run) or of an
-   out-of-range cast are not compared.
+5. **Undefined conversions**: a float → integer or bool conversion (a cast, quantize, a
+   comparison) that meets NaN or ±inf, or a cast of a value outside the integer type, has no
+   result the targets share: such a cast is undefined in C and LLVM (``fptosi``), quantizing NaN
+   gives the type's minimum in onnxruntime and 0 in numpy, and whether a NaN reaches a comparison
+   at all is rule 4's freedom. Outputs computed from such a conversion, of any dtype, are not
+   compared.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def freedom(graph: Graph, feeds: Mapping[str, np.ndarray],
 
 def _undefined_conversion_outputs(graph: Graph, feeds: Mapping[str, np.ndarray],
                                   trace: Mapping[str, np.ndarray]) -> frozenset[int]:
-    """The integer and bool outputs downstream of a node that met NaN or ±inf in a float input,
-    or a float → integer cast of a value out of the integer's range."""
+    """The outputs computed from a float → integer or bool conversion that met NaN or ±inf (in
+    the reference's run), or from a float → integer cast of a value out of the integer's range."""
     def array(value) -> np.ndarray | None:
         if value.is_const:
             return value.const
@@ -69,12 +70,11 @@ def _undefined_conversion_outputs(graph: Graph, feeds: Mapping[str, np.ndarray],
     for node in graph.nodes:
         inputs = [v for v in node.inputs if v is not None]
         bad = any(id(v) in tainted for v in inputs)
-        if not bad:
+        if not bad and not all(o.dtype.is_float for o in node.outputs):
             bad = any(_undefined(array(v), node) for v in inputs if v.dtype.is_float)
         if bad:
             tainted.update(id(o) for o in node.outputs)
-    return frozenset(i for i, v in enumerate(graph.outputs)
-                     if id(v) in tainted and not v.dtype.is_float)
+    return frozenset(i for i, v in enumerate(graph.outputs) if id(v) in tainted)
 
 
 def _undefined(source: np.ndarray | None, node) -> bool:
