@@ -154,12 +154,24 @@ for _core, _export in {
                           kernel_shape="kernel"),
     "avg_pool2d": _simple("AveragePool", "strides", "pads", "ceil_mode", "count_include_pad",
                           kernel_shape="kernel"),
-    "reshape": _ints_input("Reshape", "shape", "shape"),
     "expand": _ints_input("Expand", "shape", "shape"),
     "tile": _ints_input("Tile", "repeats", "repeats"),
     "split": _ints_input("Split", "split", "sizes", "axis"),
 }.items():
     EXPORTERS.add(_core, _export)
+
+
+@EXPORTERS.register("reshape")
+def _reshape(em: _Emitter, node: Node, ins: list[str], outs: list[str]) -> None:
+    """Core reshape's shape is literal; in ONNX a 0 copies the input's dim unless ``allowzero``."""
+    shape = node.attrs["shape"]
+    attrs = {}
+    if 0 in shape:
+        if em.opset < 14:
+            raise ExportError(f"reshape to {list(shape)} (an empty dim) needs opset 14 or later",
+                              hint="export with opset=14 or higher")
+        attrs["allowzero"] = 1
+    em.node("Reshape", [ins[0], em.ints(shape, f"{outs[0]}_shape")], outs, **attrs)
 
 
 @EXPORTERS.register("clip")

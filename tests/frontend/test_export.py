@@ -368,6 +368,24 @@ def test_pad_wrap_before_opset_19_is_a_clear_error():
         to_onnx(b.graph, opset=18)
 
 
+case("reshape_to_empty_dim", 14)(lambda b: _reshape_to_empty(b))
+
+
+def _reshape_to_empty(b):
+    """A literal 0 in the shape is an empty dim, not ONNX's "copy the input's dim" (found by
+    mlc fuzz: onnxruntime read (3, 0) as (3, 6))."""
+    x = b.input("x", (3, 6, 0))
+    b.outputs(b.reshape(x, shape=(3, 0)))
+    return {"x": np.zeros((3, 6, 0), np.float32)}
+
+
+def test_reshape_to_an_empty_dim_before_opset_14_is_a_clear_error():
+    b = GraphBuilder("g")
+    _reshape_to_empty(b)
+    with pytest.raises(ExportError, match="opset 14"):
+        to_onnx(b.graph, opset=13)
+
+
 @case("pad_crop")
 def _(b):
     x = b.input("x", (4, 5))
