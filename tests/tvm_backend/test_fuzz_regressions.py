@@ -68,3 +68,58 @@ def test_lrn_of_size_1_scales_once(tmp_path):
     graph = _graph((2, 2, 4, 5), lambda b, x: b.op("lrn", x, size=1, alpha=0.5, beta=0.75,
                                                    bias=1.0))
     _assert_like_reference(graph, _random(2, 2, 4, 5) * 3, tmp_path)
+
+
+# -- NaN through max and min: the registry propagates it (numpy's maximum / minimum) -------------
+
+def _with_nans(*shape: int) -> np.ndarray:
+    """Random values with a NaN in every other position along the last axis: followed by
+    larger and smaller finite values, so a max/min that drops it shows."""
+    x = _random(*shape)
+    x[..., ::2] = np.nan
+    return x
+
+
+def test_global_max_pool_propagates_nan(tmp_path):
+    graph = _graph((2, 3, 4, 2), lambda b, x: b.op("global_max_pool", x))
+    x = _random(2, 3, 4, 2)
+    x[:, :, 0, 0] = np.nan  # first in each window, then finite values
+    x[1, 2] = -5.0  # a window without NaN still gives its max
+    _assert_like_reference(graph, x, tmp_path)
+
+
+def test_reduce_min_propagates_nan(tmp_path):
+    graph = _graph((3, 6), lambda b, x: b.op("reduce_min", x, axes=(1,), keepdims=True))
+    x = _random(3, 6)
+    x[0, 0], x[1, 3] = np.nan, np.nan
+    _assert_like_reference(graph, x, tmp_path)
+
+
+def test_max_pool_with_pads_propagates_nan(tmp_path):
+    graph = _graph((2, 3, 5, 7), lambda b, x: b.op(
+        "max_pool2d", x, kernel=(3, 2), strides=(2, 2), pads=(1, 0, 1, 0), ceil_mode=True))
+    x = _random(2, 3, 5, 7)
+    x[1, 1, 4, 4] = np.nan  # ahead of a larger value in its window
+    x[1, 1, 3, 5] = 3.0
+    _assert_like_reference(graph, x, tmp_path)
+
+
+@pytest.mark.parametrize("op", ["min", "max"])
+def test_binary_min_max_propagate_nan(op, tmp_path):
+    """min(NaN, c) is NaN, so a comparison downstream is false (the fuzzer's min → exp →
+    less → where chain picked the wrong branch)."""
+    def build(b, x):
+        low = b.op(op, x, b.const(_random(1, 6)))
+        high = b.op(op, b.const(_random(1, 6)), x)
+        picked = b.op("where", b.op("less", b.exp(low), b.const(np.float32(1.0))),
+                      b.const(np.float32(-7.0)), b.const(np.float32(7.0)))
+        return low, high, picked
+    _assert_like_reference(_graph((2, 6), build), _with_nans(2, 6), tmp_path)
+
+
+@pytest.mark.parametrize("op, attrs", [("relu", {}), ("clip", {"min": -0.5, "max": 0.5}),
+                                       ("hard_sigmoid", {"alpha": 0.2, "beta": 0.5}),
+                                       ("hard_swish", {})])
+def test_clamping_ops_propagate_nan(op, attrs, tmp_path):
+    graph = _graph((2, 6), lambda b, x: b.op(op, x, **attrs))
+    _assert_like_reference(graph, _with_nans(2, 6), tmp_path)
