@@ -123,3 +123,25 @@ def test_binary_min_max_propagate_nan(op, tmp_path):
 def test_clamping_ops_propagate_nan(op, attrs, tmp_path):
     graph = _graph((2, 6), lambda b, x: b.op(op, x, **attrs))
     _assert_like_reference(graph, _with_nans(2, 6), tmp_path)
+
+
+# -- empty constants: TVM 0.27 reads an empty tensor back only if its first dim is 0 -------------
+
+def test_empty_constants_load(tmp_path):
+    """An empty constant with a non-zero first dim (f32[1, 0]) is folded into the kernels that
+    read it; bound into the module, model.so failed to load ('Invalid DLTensor file format')."""
+    def build(b, x):
+        k = b.const(np.zeros((1, 1, 0), np.float32))
+        y = b.op("mul", k, x)
+        return b.op("sub", b.const(_random(1, 1, 8, 1)), y), b.op("equal", b.relu(y), y)
+    graph = _graph((1, 1, 8, 0), build)
+    _assert_like_reference(graph, np.zeros((1, 1, 8, 0), np.float32), tmp_path)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_empty_constant_output_loads(direct, tmp_path):
+    """An empty constant as a graph output, directly or through an op."""
+    def build(b, x):
+        empty = b.const(np.zeros((2, 0), np.float32))
+        return b.relu(x), empty if direct else b.op("neg", empty)
+    _assert_like_reference(_graph((2, 3), build), _random(2, 3), tmp_path)
