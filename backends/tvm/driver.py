@@ -135,8 +135,9 @@ def write_library(executable, folder: Path, target_name: str, arch: str) -> dict
 
 def _schedule(module, target, trials: int, work_dir: Path):
     """(the module with every PrimFunc scheduled, how it was scheduled)."""
-    from .schedule import default_schedule
+    from .schedule import default_schedule, single_element_reductions
 
+    module = single_element_reductions(module)
     with target:
         if trials:
             from tvm import relax

@@ -4,8 +4,9 @@ Each top-level node (a ``fused`` group or a lone op) becomes one PrimFunc made f
 computes of its members (``ops/``), so TVM compiles exactly the kernels mlc's fusion chose; the
 module is never passed through TVM's own FuseOps. A lone ``reshape`` is a Relax reshape (a view
 at run time, no kernel). Weights are Relax constants bound into the module; a constant with a
-single element is folded into the kernels that read it instead. Names come from the model file,
-so the PrimFunc names that reach generated code are sanitized first.
+single element, or none, is folded into the kernels that read it instead (an empty one has
+nothing to read, and TVM 0.27 cannot load one back from ``model.so``: see ``_folded``). Names
+come from the model file, so the PrimFunc names that reach generated code are sanitized first.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def to_relax(graph: Graph) -> RelaxProgram:
         with bb.dataflow():
             for index, node in enumerate(graph.nodes):
                 groups.append(_emit_node(bb, index, node, exprs, names))
-            outputs = [_expr(v, exprs) for v in graph.outputs]
+            outputs = [_output(bb, v, exprs) for v in graph.outputs]
             result = bb.emit_output(relax.Tuple(outputs))
         bb.emit_func_output(result)
     return RelaxProgram(bb.get(), groups)
@@ -99,14 +100,14 @@ def _emit_node(bb, index: int, node: Node, exprs: dict, names: NameTable) -> Gro
             if v is not None and v.is_const and id(v) not in seen:
                 seen.add(id(v))
                 sources.append((v, v))
-    tensor_sources = [(o, i) for o, i in sources if not _is_scalar_const(o)]
+    tensor_sources = [(o, i) for o, i in sources if not _folded(o)]
 
     def compute(*placeholders):
         values: dict[int, te.Tensor] = {
             id(inner): placeholder for (_, inner), placeholder in zip(tensor_sources, placeholders)}
         for value, inner in sources:
-            if _is_scalar_const(value):
-                values[id(inner)] = _scalar_tensor(value)
+            if _folded(value):
+                values[id(inner)] = _folded_tensor(value)
         for inner in members:
             args = [None if v is None else values[id(v)] for v in inner.inputs]
             results = TE_OPS[inner.op](inner, args)
@@ -133,14 +134,27 @@ def _members(node: Node) -> list[Node]:
     return node.body.nodes if node.body is not None else [node]
 
 
-def _is_scalar_const(value: Value) -> bool:
-    return value.is_const and int(np.prod(value.shape, dtype=np.int64)) == 1
+def _folded(value: Value) -> bool:
+    """Whether a constant is computed inside the kernels instead of bound into the module: one
+    with a single element, or with none — TVM 0.27's Tensor::Load accepts the zero-byte read of
+    an empty tensor only when its first dim is 0, so a bound f32[1, 0] made model.so fail to
+    load ("Invalid DLTensor file format")."""
+    return value.is_const and int(np.prod(value.shape, dtype=np.int64)) <= 1
 
 
-def _scalar_tensor(value: Value) -> te.Tensor:
-    item = np.asarray(value.const).reshape(-1)[0]
+def _folded_tensor(value: Value) -> te.Tensor:
+    """A folded constant as a TE compute (its one element; an empty one has none to read)."""
+    flat = np.asarray(value.const).reshape(-1)
+    item = flat[0] if flat.size else 0
     dtype = tvm_dtype(value.dtype)
     return te.compute(value.shape, lambda *i: const(item, dtype), name="scalar")
+
+
+def _output(bb, value: Value, exprs: dict) -> relax.Expr:
+    """A graph output: an empty constant is made by a kernel, not bound (see ``_folded``)."""
+    if value.is_const and value.type.numel == 0:
+        return bb.emit_te(lambda: _folded_tensor(value), primfunc_name_hint="k_empty")
+    return _expr(value, exprs)
 
 
 def _expr(value: Value, exprs: dict) -> relax.Expr:

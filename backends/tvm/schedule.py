@@ -5,14 +5,17 @@ TVM's own CUDA pipeline applies, so mlc-cuda and TVM's ONNX path differ only in 
 fusion made. CPU (``tvm-llvm``): ``CpuLoops`` inlines producers and epilogues, runs the outer
 spatial loops in parallel and, for reductions (convolutions, matrix products), moves a block of
 the innermost spatial axis inside the reduction loops and vectorizes it — a register-blocked
-accumulation LLVM turns into vector FMAs. With ``--tune`` MetaSchedule replaces both.
+accumulation LLVM turns into vector FMAs. With ``--tune`` MetaSchedule replaces both. Before
+any of them, ``single_element_reductions`` rewrites every reduction over one element as the
+plain map it is (see there why).
 """
 
 from __future__ import annotations
 
 import math
 
-from tvm import s_tir, tirx
+import tvm_ffi
+from tvm import ir, s_tir, tirx
 from tvm.s_tir import dlight as dl
 from tvm.s_tir.dlight.analysis import normalize_prim_func
 from tvm.s_tir.dlight.base import try_inline
@@ -22,6 +25,70 @@ VECTOR_CHOICES = (16, 8, 4)  # lanes of the vectorized axis, widest first
 ROW_CHOICES = (4, 2)  # rows of a register tile
 # below this many loop iterations, waking the thread pool costs more than the loop
 PARALLEL_MIN_WORK = 1 << 15
+
+
+_COMBINERS = (tirx.Add, tirx.Mul, tirx.Max, tirx.Min)  # te.sum, prod, max and min's updates
+
+
+def single_element_reductions(module):
+    """``module`` with every reduction over exactly one element (all reduction axes of extent 1:
+    a 1×1 convolution over one input channel, a matrix product with K = 1, an LRN of size 1)
+    rewritten as the elementwise block it is: ``acc = init ⊕ term``, with no init statement.
+
+    Left as a reduction, TVM 0.27 miscompiles it: dlight's ``normalize_prim_func`` (used by
+    every dlight rule and by ``CpuLoops``) drops the unit reduction iterators but keeps the init,
+    and ``reverse_compute_inline`` then takes that block for a complete one and inlines the
+    epilogue (a bias add, LRN's division) into both its init and its update — applied twice.
+    """
+    result = module.clone()
+    for gvar, func in module.functions.items():
+        if isinstance(func, tirx.PrimFunc) and not _scheduled(func):
+            sch = s_tir.Schedule(func)
+            if any([_as_map(sch, block) for block in _blocks(sch)]):  # every block, no short cut
+                result.update_func(gvar, sch.mod["main"])  # as dlight's ApplyDefaultSchedule
+    return result
+
+
+def _scheduled(func) -> bool:
+    return func.attrs is not None and bool(func.attrs.get("tirx.is_scheduled", False))
+
+
+def _blocks(sch) -> list:
+    pending, found = list(sch.get_child_blocks(sch.get_sblock("root"))), []
+    while pending:
+        block = pending.pop()
+        found.append(block)
+        pending.extend(sch.get_child_blocks(block))
+    return found
+
+
+def _as_map(sch, block_rv) -> bool:
+    """Rewrite one single-element reduction block in place; False if ``block_rv`` is not one
+    (or not in the ``acc = acc ⊕ term`` form that TE's reducers write)."""
+    block = sch.get(block_rv)
+    reduce = [iv for iv in block.iter_vars if iv.iter_type == tirx.IterVar.CommReduce]
+    body, init = block.body, block.init
+    if not reduce or any(_constant(iv.dom.extent) != 1 for iv in reduce):
+        return False
+    if not (isinstance(body, tirx.BufferStore) and isinstance(init, tirx.BufferStore)):
+        return False
+    value = body.value
+    acc = value.a if isinstance(value, _COMBINERS) else None
+    if not (isinstance(acc, ir.TensorLoad) and acc.source.same_as(body.buffer)
+            and tvm_ffi.structural_equal(list(acc.indices), list(body.indices))):
+        return False
+    iters = [tirx.IterVar(iv.dom, iv.var, tirx.IterVar.DataPar)
+             if iv.iter_type == tirx.IterVar.CommReduce else iv for iv in block.iter_vars]
+    store = tirx.BufferStore(body.buffer, type(value)(init.value, value.b), body.indices)
+    reads = [r for r in block.reads if not r.source.same_as(body.buffer)]
+    mapped = s_tir.SBlock(iters, reads, block.writes, block.name_hint, store, None,
+                          block.alloc_buffers, block.match_buffers, block.annotations)
+    sch.state.replace(sch.get_sref(block_rv), mapped, {block: mapped})
+    return True
+
+
+def _constant(extent) -> int | None:
+    return extent.value if isinstance(extent, tirx.IntImm) else None
 
 
 class CpuLoops(dl.ScheduleRule):
@@ -60,8 +127,7 @@ class CpuLoops(dl.ScheduleRule):
 
 
 def _extent(sch, loop) -> int | None:
-    extent = sch.get(loop).extent
-    return extent.value if isinstance(extent, tirx.IntImm) else None
+    return _constant(sch.get(loop).extent)
 
 
 def _factor(extent: int | None, choices: tuple[int, ...]) -> int | None:

@@ -41,6 +41,34 @@ def is_float(dtype: str) -> bool:
     return dtype.startswith(("float", "bfloat"))
 
 
+def maximum(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
+    """max(a, b) with NaN propagated, as the registry's ``np.maximum`` (and mlc's loop IR) do.
+
+    TVM's own max is not that: LLVM gets ``a > b ? a : b``, which drops a NaN ``a``, and CUDA
+    ``fmaxf``, which drops either. So ``relu(NaN)`` was 0 and a comparison downstream of
+    ``min(NaN, c)`` took the wrong branch."""
+    return _nan_first(a, b, tirx.max(a, b))
+
+
+def minimum(a: tirx.PrimExpr, b: tirx.PrimExpr) -> tirx.PrimExpr:
+    """min(a, b) with NaN propagated (see ``maximum``)."""
+    return _nan_first(a, b, tirx.min(a, b))
+
+
+def nan_flags(x: te.Tensor) -> te.Tensor:
+    """1 where ``x`` (float) is NaN, else 0, in ``x``'s dtype: its max over a window or axes
+    says whether a NaN is among them, with a reducer TVM's GPU schedules can split."""
+    dtype = dtype_of(x)
+    return te.compute(x.shape, lambda *i: tirx.Select(tirx.isnan(x(*i)), const(1, dtype),
+                                                      const(0, dtype)), name="is_nan")
+
+
+def _nan_first(a: tirx.PrimExpr, b: tirx.PrimExpr, result: tirx.PrimExpr) -> tirx.PrimExpr:
+    if not is_float(dtype_of(a)):
+        return result
+    return tirx.Select(tirx.isnan(a), a, tirx.Select(tirx.isnan(b), b, result))
+
+
 def work_dtype(dtype: str) -> str:
     """float16 accumulates in float32, as the registry's kernels (and onnxruntime) do."""
     return "float32" if dtype == "float16" else dtype

@@ -7,7 +7,8 @@ import math
 from tvm import te, tirx
 
 from . import te_op
-from .common import broadcast, const, dtype_of, is_float, like, tvm_dtype, unary, work_dtype
+from .common import (broadcast, const, dtype_of, is_float, like, maximum, minimum, tvm_dtype,
+                     unary, work_dtype)
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -21,9 +22,9 @@ _UNARY = {
     "sigmoid": tirx.sigmoid,
     "reciprocal": lambda v: like(v, 1) / v,
     "silu": lambda v: v * tirx.sigmoid(v),
-    "hard_swish": lambda v: v * tirx.max(tirx.min(v / like(v, 6) + like(v, 0.5), like(v, 1)),
-                                         like(v, 0)),
-    "relu": lambda v: tirx.max(v, like(v, 0)),
+    "hard_swish": lambda v: v * maximum(minimum(v / like(v, 6) + like(v, 0.5), like(v, 1)),
+                                        like(v, 0)),
+    "relu": lambda v: maximum(v, like(v, 0)),
     "neg": lambda v: like(v, 0) - v,
     "not": lambda v: tirx.Not(v),
     "identity": lambda v: v, "dropout": lambda v: v,
@@ -53,7 +54,7 @@ def _hard_sigmoid(node, args):
 
     def fn(v):
         y = v * like(v, alpha) + like(v, beta)
-        return tirx.max(tirx.min(y, like(v, 1)), like(v, 0))
+        return maximum(minimum(y, like(v, 1)), like(v, 0))
     return unary(args[0], fn, "hard_sigmoid")
 
 
@@ -84,7 +85,7 @@ def _clip(node, args):
                        dtype_of(v))
         else:
             lo, hi = like(v, low), like(v, high)
-        return tirx.min(tirx.max(v, lo), hi)
+        return minimum(maximum(v, lo), hi)
     return unary(x, fn, "clip")
 
 
@@ -117,8 +118,8 @@ def _arith(fn):
 te_op("add")(_arith(lambda x, y: x + y))
 te_op("sub")(_arith(lambda x, y: x - y))
 te_op("mul")(_arith(lambda x, y: x * y))
-te_op("min")(_arith(lambda x, y: tirx.min(x, y)))
-te_op("max")(_arith(lambda x, y: tirx.max(x, y)))
+te_op("min")(_arith(minimum))
+te_op("max")(_arith(maximum))
 
 
 def _divide(x, y):

@@ -7,8 +7,8 @@ from functools import partial
 from tvm import te, tirx, topi
 
 from . import te_op
-from .common import (broadcast_index, broadcast_shape, const, dtype_of, narrow, widen,
-                     work_dtype)
+from .common import (broadcast_index, broadcast_shape, const, dtype_of, is_float, nan_flags,
+                     narrow, widen, work_dtype)
 from .reduce import reduce_over
 
 
@@ -89,13 +89,23 @@ def _gemm(node, args):
 
 
 def _pool(node, args, kind: str):
+    """topi's pooling; a max pool then gives NaN for a window holding one, as the registry
+    does (topi's max keeps a NaN only until the next element: see ``common.maximum``), from a
+    second pool of NaN flags — a standard max reduction, as ``reduce.extreme`` does."""
     a = node.attrs
-    dilations = a.get("dilations", (1, 1))
-    x = args[0]
-    y = topi.nn.pool2d(widen(x), a["kernel"], a["strides"], dilations, a["pads"], kind,
-                       ceil_mode=a["ceil_mode"], layout="NCHW",
-                       count_include_pad=a.get("count_include_pad", False))
-    return narrow(y, dtype_of(x))
+    x = widen(args[0])
+
+    def pool(t: te.Tensor) -> te.Tensor:
+        return topi.nn.pool2d(t, a["kernel"], a["strides"], a.get("dilations", (1, 1)),
+                              a["pads"], kind, ceil_mode=a["ceil_mode"], layout="NCHW",
+                              count_include_pad=a.get("count_include_pad", False))
+    y = pool(x)
+    dtype = dtype_of(x)
+    if kind == "max" and is_float(dtype):
+        nan = pool(nan_flags(x))
+        y = te.compute(y.shape, lambda *i: tirx.Select(
+            nan(*i) > const(0, dtype), const(float("nan"), dtype), y(*i)), name="pool_nan")
+    return narrow(y, dtype_of(args[0]))
 
 
 def _global_pool(node, args, kind: str):

@@ -13,7 +13,8 @@ from mlc.ops.common import normalize_axis
 from mlc.ops.reduce import reduced_axes
 
 from . import te_op
-from .common import broadcast_index, const, dtype_of, element_count, is_float, narrow, widen
+from .common import (broadcast_index, const, dtype_of, element_count, is_float, nan_flags, narrow,
+                     widen)
 
 
 def _map(y: te.Tensor, fn, name: str) -> te.Tensor:
@@ -70,16 +71,33 @@ def _empty_reduction(x: te.Tensor, axes, keepdims: bool, kind: str) -> te.Tensor
 
 def extreme(x: te.Tensor, axes, keepdims: bool, largest: bool) -> te.Tensor:
     """max (``largest``) or min of ``x`` over ``axes``, then -inf/+inf for a float result that
-    is still the reducer's identity.
+    is still the reducer's identity, and NaN where the reduced elements hold one.
 
     The registry gives -inf (+inf) for an empty or an all -inf (+inf) reduction; TE's max/min
     start from the largest finite value instead, and only those reducers are the ones TVM can
     split across GPU threads (rfactor / cross-thread reduction match the reducer by its
     identity), so the identity is mapped back in an epilogue. (A float input whose maximum is
-    exactly -FLT_MAX reads as -inf too.) NaN handling is the target's max/min, as in topi.
+    exactly -FLT_MAX reads as -inf too.) For the same reason NaN is not the combiner's job
+    (TVM's max keeps a NaN only until the next element, see ``common.maximum``): a second
+    reduction with a standard reducer flags it, as the registry's ``np.max`` propagates NaN.
     """
+    y = _reduce_by(x, axes, keepdims, te.max if largest else te.min, "max" if largest else "min")
+    dtype = dtype_of(x)
+    if not is_float(dtype):
+        return y
+    nan = _reduce_by(nan_flags(x), axes, keepdims, te.max, "any_nan")
+    bound = tirx.min_value(dtype) if largest else tirx.max_value(dtype)
+    inf = const(-float("inf") if largest else float("inf"), dtype)
+
+    def finish(*i):
+        v = tirx.Select(y(*i) == bound, inf, y(*i))
+        return tirx.Select(nan(*i) > const(0, dtype), const(float("nan"), dtype), v)
+    return te.compute(y.shape, finish, name="extreme", tag="elemwise")
+
+
+def _reduce_by(x: te.Tensor, axes, keepdims: bool, reducer, name: str) -> te.Tensor:
+    """``reducer`` (te.max, te.min) of ``x`` over ``axes``."""
     shape = [int(d) for d in x.shape]
-    reducer = te.max if largest else te.min
     rs = {axis: te.reduce_axis((0, shape[axis]), name=f"r{axis}") for axis in axes}
     out = [1 if k in rs else d for k, d in enumerate(shape) if keepdims or k not in rs]
 
@@ -94,14 +112,7 @@ def extreme(x: te.Tensor, axes, keepdims: bool, largest: bool) -> te.Tensor:
             else:
                 index.append(next(it))
         return reducer(x[tuple(index)], axis=list(rs.values()))
-    y = te.compute(out, element, name="max" if largest else "min", tag="reduce")
-    dtype = dtype_of(x)
-    if not is_float(dtype):
-        return y
-    bound = tirx.min_value(dtype) if largest else tirx.max_value(dtype)
-    inf = const(-float("inf") if largest else float("inf"), dtype)
-    return te.compute(out, lambda *i: tirx.Select(y(*i) == bound, inf, y(*i)), name="extreme",
-                      tag="elemwise")
+    return te.compute(out, element, name=name, tag="reduce")
 
 
 for _kind in ("sum", "mean", "max", "min"):
