@@ -36,10 +36,10 @@ lint: setup
 	$(PY) tests/layers.py
 
 test: setup toolchains lint
-	$(PY) -m pytest -q -n $(JOBS)
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup
 
 test-fast: setup toolchains lint
-	$(PY) -m pytest -q -n $(JOBS) -m "not slow"
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup -m "not slow"
 
 docs: setup
 	$(PY) -m mlc.docs_ops > docs/ops.md

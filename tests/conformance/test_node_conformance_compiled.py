@@ -17,6 +17,10 @@ import pytest
 from mlc.testing import node_suite
 from tests.skips import need_target as need
 
+# One xdist worker runs every node-suite test: run_all() caches its results per process, so the
+# docs/ops.md check reuses the compiled targets' runs instead of compiling every case again.
+pytestmark = pytest.mark.xdist_group("node_suite")
+
 MIN_PASS_RATE = 0.95
 TARGETS = [t for t in node_suite.conformance_targets() if t != "ref"]  # the compiled ones
 

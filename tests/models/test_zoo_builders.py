@@ -186,10 +186,10 @@ def test_recorded_accuracy_is_reproduced_by_ort(name, zoo):
     assert acc == pytest.approx(zoo[name]["accuracy"], abs=1 / 450 + 1e-9)
 
 
-@pytest.mark.parametrize("name", [pytest.param("digits_mlp"),
-                                  pytest.param("digits_cnn", marks=pytest.mark.slow)])
-def test_trained_rebuild_is_deterministic(name, tmp_path):
-    """Training twice gives the same bytes (the committed file may differ under another BLAS)."""
+def test_trained_rebuild_is_deterministic(tmp_path):
+    """Training twice gives the same bytes (the committed file may differ under another BLAS).
+    The MLP shows it for the training loop both digits models share; the CNN's run is ~3 min."""
+    name = "digits_mlp"
     first = build.build_model(name, tmp_path / "a")
     second = build.build_model(name, tmp_path / "b")
     assert first["sha256"] == second["sha256"]
