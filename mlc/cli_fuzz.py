@@ -31,13 +31,15 @@ KINDS = ("ok", "refused", "mismatch", "crash", "skipped")
               help="Folder for campaign.json, results.jsonl and the reproducers in repro/.")
 @click.option("--resume", is_flag=True,
               help="Continue the campaign in --output, skipping the graphs already judged.")
+@click.option("--recheck", is_flag=True,
+              help="With --resume: also judge again every graph a target failed (after a fix).")
 @click.option("--max-repros", type=click.IntRange(min=0), default=20, show_default=True,
               help="Failures to minimise and save (the others are counted).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Compile-and-run children at once [default: one per core, at most 2].")
 @_json_option
 def fuzz(seed: int, count: int, targets: str | None, max_nodes: int, output: str, resume: bool,
-         max_repros: int, jobs: int | None, as_json: bool) -> None:
+         recheck: bool, max_repros: int, jobs: int | None, as_json: bool) -> None:
     """Generate random graphs, run them on every target, compare with onnxruntime.
 
     Each mismatch or crash is shrunk to a few nodes and saved under OUTPUT/repro/ as model.onnx,
@@ -49,7 +51,7 @@ def fuzz(seed: int, count: int, targets: str | None, max_nodes: int, output: str
     chosen = check_targets(parse_target_list(targets) if targets else default_targets())
     settings = Settings(seed=seed, count=count, targets=chosen, max_nodes=max_nodes,
                         max_repros=max_repros)
-    summary = run_campaign(settings, output, resume=resume, jobs=jobs,
+    summary = run_campaign(settings, output, resume=resume, recheck=recheck, jobs=jobs,
                            on_chunk=None if as_json else _progress)
     if as_json:
         _echo_json({**summary.to_json(), "output": output})

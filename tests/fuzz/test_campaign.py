@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from mlc import interp
 from mlc.ir.op_registry import get_op
 from mlc.runtime.targets import Runner
 from mlc.testing.fuzz.campaign import (FuzzError, Settings, default_targets, run_campaign,
@@ -77,6 +78,28 @@ def test_a_campaign_resumes_and_extends(tmp_path):
         run_campaign(Settings(seed=5, count=30, targets=("ort", "ref")), out)
     with pytest.raises(FuzzError, match="other seed"):
         run_campaign(Settings(seed=6, count=30, targets=("ort", "ref")), out, resume=True)
+
+
+def test_recheck_judges_only_the_failed_graphs_again(scratch_target, tmp_path):
+    state = {"bug": True}
+
+    class SometimesWrong(_TanhIsWrong):
+        def run(self, feeds):
+            return super().run(feeds) if state["bug"] else interp.run(self.graph, feeds,
+                                                                      as_list=True)
+
+    scratch_target("fixable", SometimesWrong)
+    out = tmp_path / "c"
+    settings = Settings(seed=3, count=40, targets=("ort", "fixable"), max_repros=0)
+    first = run_campaign(settings, out)
+    failed = first.verdicts["fixable"]["mismatch"]
+    assert failed >= 2 and len(first.failures) == failed
+    state["bug"] = False  # the fix lands
+    again = run_campaign(settings, out, recheck=True)
+    assert again.failures == [] and again.verdicts["fixable"] == {"ok": 40}
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(json.loads(lines[-1])["records"]) == failed  # only the failed graphs ran again
+    assert run_campaign(settings, out, resume=True).verdicts["fixable"] == {"ok": 40}
 
 
 def test_a_cut_off_results_line_is_run_again(tmp_path):

@@ -22,7 +22,8 @@ Mismatches and crashes are failures: each is minimised and saved under ``repro/`
 
 The output folder holds ``campaign.json`` (the settings) and ``results.jsonl`` (one line per
 finished chunk of graphs); ``resume=True`` skips the chunks already there, so a campaign can be
-stopped at any point and continued, or extended with a larger count.
+stopped at any point and continued, or extended with a larger count; ``recheck=True`` judges the
+failed graphs again once their bugs are fixed (a graph's newest record counts).
 """
 
 from __future__ import annotations
@@ -381,35 +382,46 @@ def _refusal_reason(detail: str) -> str:
 
 
 def run_campaign(settings: Settings, out: str | os.PathLike | None = None, *,
-                 resume: bool = False, jobs: int | None = None,
+                 resume: bool = False, recheck: bool = False, jobs: int | None = None,
                  on_chunk: Callable[[int, int], None] | None = None) -> Summary:
-    """Run (or resume) a campaign; ``on_chunk(done, total)`` reports progress."""
+    """Run (or resume) a campaign; ``on_chunk(done, total)`` reports progress.
+
+    ``recheck`` (implies ``resume``) also judges again every graph a target failed, e.g. after
+    the bugs are fixed; a graph's newest verdicts are the ones that count."""
     folder = Path(out) if out is not None else None
-    records: list[Record] = []
+    latest: dict[int, Record] = {}
     failures: list[dict] = []
     seconds = 0.0
     if folder is not None:
-        records = _load_records(folder, settings, resume)
+        latest = {r.index: r for r in _load_records(folder, settings, resume or recheck)}
         folder.mkdir(parents=True, exist_ok=True)
         previous = _previous_state(folder)
         seconds, failures = previous.get("seconds", 0.0), previous.get("failures", [])
+    again = sorted(i for i, r in latest.items()
+                   if recheck and i < settings.count and _failed(r))
+    rechecked = {latest[i].seed for i in again}
+    failures = [f for f in failures if f["seed"] not in rechecked]
+    if folder is not None:
         _write_settings(folder, settings, seconds, failures)
-    done = {r.index for r in records}
-    todo = [i for i in range(settings.count) if i not in done]
+    todo = again + [i for i in range(settings.count) if i not in latest]
     started = time.perf_counter()
     for start in range(0, len(todo), CHUNK):
         indices = todo[start:start + CHUNK]
         left = settings.max_repros - sum(1 for f in failures if f["repro"])
         chunk_records, chunk_failures = run_chunk(indices, settings, folder, left, jobs)
-        records.extend(chunk_records)
+        latest.update((r.index, r) for r in chunk_records)
         failures.extend(chunk_failures)
         if folder is not None:
             with open(folder / RESULTS_FILE, "a") as stream:
                 stream.write(json.dumps({"records": [r.to_json() for r in chunk_records]}) + "\n")
             _write_settings(folder, settings, seconds + time.perf_counter() - started, failures)
         if on_chunk is not None:
-            on_chunk(len(done) + start + len(indices), settings.count)
-    return summarise(settings, records, seconds + time.perf_counter() - started, failures)
+            on_chunk(settings.count - len(todo) + start + len(indices), settings.count)
+    return summarise(settings, latest.values(), seconds + time.perf_counter() - started, failures)
+
+
+def _failed(record: Record) -> bool:
+    return any(kind in FAILURES for kind, _ in record.verdicts.values())
 
 
 def _previous_state(folder: Path) -> dict:
