@@ -273,11 +273,17 @@ def _split(p: _Pool) -> None:
     p.op("split", x, axis=axis, sizes=(first, x.shape[axis] - first))
 
 
-def _slice(p: _Pool) -> None:
+def _value_and_axis(p: _Pool) -> tuple[Value, int] | None:
+    """A non-empty value of rank ≥ 1 and one of its axes."""
     x = p.pick(lambda v: v.type.rank >= 1 and _nonempty(v))
-    if x is None:
+    return None if x is None else (x, int(p.rng.integers(x.type.rank)))
+
+
+def _slice(p: _Pool) -> None:
+    picked = _value_and_axis(p)
+    if picked is None:
         return
-    axis = int(p.rng.integers(x.type.rank))
+    x, axis = picked
     size = x.shape[axis]
     if p.coin(0.3) and size >= 2:  # a reversed or strided slice
         p.op("slice", x, starts=(size - 1,), ends=(-size - 1,), axes=(axis,),
@@ -302,10 +308,10 @@ def _expand(p: _Pool) -> None:
 
 
 def _gather(p: _Pool) -> None:
-    x = p.pick(lambda v: v.type.rank >= 1 and _nonempty(v))
-    if x is None:
+    picked = _value_and_axis(p)
+    if picked is None:
         return
-    axis = int(p.rng.integers(x.type.rank))
+    x, axis = picked
     size = x.shape[axis]
     count = p.choice([(), (p.dim(1, 4),), (2, p.dim(1, 3))])
     indices = p.rng.integers(-size, size, size=count).astype(p.choice([np.int64, np.int32]))
