@@ -273,17 +273,17 @@ def _split(p: _Pool) -> None:
     p.op("split", x, axis=axis, sizes=(first, x.shape[axis] - first))
 
 
-def _value_and_axis(p: _Pool) -> tuple[Value, int] | None:
-    """A non-empty value of rank ≥ 1 and one of its axes."""
-    x = p.pick(lambda v: v.type.rank >= 1 and _nonempty(v))
-    return None if x is None else (x, int(p.rng.integers(x.type.rank)))
+def _on_an_axis(recipe: Callable[[_Pool, Value, int], None]) -> Callable[[_Pool], None]:
+    """A recipe that works on a non-empty value of rank ≥ 1 along one of its axes."""
+    def pick_and_apply(p: _Pool) -> None:
+        x = p.pick(lambda v: v.type.rank >= 1 and _nonempty(v))
+        if x is not None:
+            recipe(p, x, int(p.rng.integers(x.type.rank)))
+    return pick_and_apply
 
 
-def _slice(p: _Pool) -> None:
-    picked = _value_and_axis(p)
-    if picked is None:
-        return
-    x, axis = picked
+@_on_an_axis
+def _slice(p: _Pool, x: Value, axis: int) -> None:
     size = x.shape[axis]
     if p.coin(0.3) and size >= 2:  # a reversed or strided slice
         p.op("slice", x, starts=(size - 1,), ends=(-size - 1,), axes=(axis,),
@@ -307,11 +307,8 @@ def _expand(p: _Pool) -> None:
         p.op("expand", x, shape=(p.dim(1, 2), *shape) if p.coin(0.3) else shape)
 
 
-def _gather(p: _Pool) -> None:
-    picked = _value_and_axis(p)
-    if picked is None:
-        return
-    x, axis = picked
+@_on_an_axis
+def _gather(p: _Pool, x: Value, axis: int) -> None:
     size = x.shape[axis]
     count = p.choice([(), (p.dim(1, 4),), (2, p.dim(1, 3))])
     indices = p.rng.integers(-size, size, size=count).astype(p.choice([np.int64, np.int32]))
